@@ -1,0 +1,1 @@
+"""loss-service: loss values and gradients over HTTP."""

@@ -1,0 +1,46 @@
+"""What every loss function returns: per-sample losses and their gradient, before reduction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class PerSample:
+    """One loss evaluated on N samples, not yet weighted or reduced.
+
+    losses: (N,) the per-sample loss l_i.
+    gradient: d l_i / d predictions[i], the shape of the predictions; None when not asked for
+        or when the loss is not differentiable.
+    elementwise: (N, K) losses whose row means are `losses`, for losses that report
+        `per_output` (regression on (N, K) inputs); None otherwise.
+    ignored: (N,) True where a sample counts as absent (weight 0), e.g. `ignore_index`.
+    """
+
+    losses: FloatArray
+    gradient: FloatArray | None = None
+    elementwise: FloatArray | None = None
+    ignored: BoolArray | None = None
+
+
+def mean_over_outputs(
+    values: FloatArray, gradient: FloatArray | None, *, keep_elementwise: bool = False
+) -> PerSample:
+    """Per-sample losses from elementwise ones: (N,) as they are, (N, K) as the row mean (Keras).
+
+    The gradient of a row mean is the elementwise gradient divided by K.
+    """
+    if values.ndim == 1:
+        return PerSample(losses=values, gradient=gradient)
+    outputs = values.shape[1]
+    return PerSample(
+        losses=values.mean(axis=1),
+        gradient=None if gradient is None else gradient / outputs,
+        elementwise=values if keep_elementwise else None,
+    )

@@ -1,0 +1,294 @@
+"""Classification losses (binary, multi-label and multi-class), each with its gradient.
+
+Probabilities are clipped to [eps, 1 - eps] and the gradient there is the clipped formula's
+(0 on the clipped side, as torch.clamp); logits go through log-sigmoid / log-softmax forms that
+stay finite for |z| up to 1e4 and beyond.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import (
+    check_labels,
+    check_one_hot,
+    check_probabilities,
+    check_simplex_rows,
+    check_values_in,
+    first_index,
+    where,
+)
+from ._numerics import inside, log_softmax, sigmoid, softplus
+from .base import FloatArray, PerSample, mean_over_outputs
+from .errors import DomainError, ParameterError, ShapeError
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_focal_cross_entropy",
+    "categorical_cross_entropy",
+    "categorical_hinge",
+    "hinge",
+    "sparse_categorical_cross_entropy",
+    "squared_hinge",
+    "zero_one",
+]
+
+LOGITS_HINT = "; pass from_logits=true if these are logits"
+
+
+def binary_cross_entropy(
+    predictions: FloatArray,
+    targets: FloatArray,
+    *,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    pos_weight: float = 1.0,
+    eps: float = 1e-7,
+    gradient: bool = True,
+) -> PerSample:
+    """Binary cross-entropy from probabilities or logits; (N, K) is multi-label."""
+    check_probabilities(targets, "targets")
+    labels = targets * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    grad = None
+    if from_logits:
+        # -log sigmoid(z) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z), both stable.
+        values = pos_weight * labels * softplus(-predictions) + (1.0 - labels) * softplus(
+            predictions
+        )
+        if gradient:
+            grad = -pos_weight * labels * sigmoid(-predictions) + (1.0 - labels) * sigmoid(
+                predictions
+            )
+    else:
+        check_probabilities(predictions, "predictions", hint=LOGITS_HINT)
+        clipped = np.clip(predictions, eps, 1.0 - eps)
+        values = -(pos_weight * labels * np.log(clipped) + (1.0 - labels) * np.log1p(-clipped))
+        if gradient:
+            grad = (-pos_weight * labels / clipped + (1.0 - labels) / (1.0 - clipped)) * inside(
+                predictions, eps, 1.0 - eps
+            )
+    return mean_over_outputs(values, grad)
+
+
+def binary_focal_cross_entropy(
+    predictions: FloatArray,
+    targets: FloatArray,
+    *,
+    gamma: float = 2.0,
+    alpha: float | None = None,
+    from_logits: bool = False,
+    eps: float = 1e-7,
+    gradient: bool = True,
+) -> PerSample:
+    """Binary focal cross-entropy (Keras): cross-entropy down-weighted on easy samples."""
+    check_probabilities(targets, "targets")
+    weight = 1.0 if alpha is None else targets * alpha + (1.0 - targets) * (1.0 - alpha)
+    if from_logits:
+        positive, negative = sigmoid(predictions), sigmoid(-predictions)
+        entropy = targets * softplus(-predictions) + (1.0 - targets) * softplus(predictions)
+        # 1 - p_t, written with sigmoid(-z) so that it is exact when p_t is close to 1.
+        miss = targets * negative + (1.0 - targets) * positive
+        d_miss = (1.0 - 2.0 * targets) * positive * negative
+        d_entropy = positive - targets
+    else:
+        check_probabilities(predictions, "predictions", hint=LOGITS_HINT)
+        clipped = np.clip(predictions, eps, 1.0 - eps)
+        entropy = -(targets * np.log(clipped) + (1.0 - targets) * np.log1p(-clipped))
+        miss = targets * (1.0 - clipped) + (1.0 - targets) * clipped
+        in_range = inside(predictions, eps, 1.0 - eps)
+        d_miss = (1.0 - 2.0 * targets) * in_range
+        d_entropy = (clipped - targets) / (clipped * (1.0 - clipped)) * in_range
+    focal = np.power(miss, gamma)
+    values = weight * focal * entropy
+    grad = None
+    if gradient:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # d(miss^gamma) = gamma miss^(gamma - 1) d_miss; its limit is 0 where miss = 0.
+            d_focal = np.where(miss > 0, gamma * np.power(miss, gamma - 1.0) * d_miss, 0.0)
+        grad = weight * (d_focal * entropy + focal * d_entropy)
+    return mean_over_outputs(values, grad)
+
+
+def _signed_targets(targets: FloatArray) -> FloatArray:
+    """Hinge targets in {-1, 1}; targets all in {0, 1} are mapped to {-1, 1} (Keras)."""
+    check_values_in(targets, "targets", (-1.0, 0.0, 1.0))
+    has_zero, has_minus = targets == 0.0, targets == -1.0
+    if has_zero.any() and has_minus.any():
+        index = first_index(has_zero)
+        raise DomainError(
+            f"{where('targets', index)} = 0 but targets also hold -1; expected targets all in "
+            "{-1, 1} or all in {0, 1}",
+            field="targets",
+            index=index,
+            value="0",
+        )
+    return 2.0 * targets - 1.0 if has_zero.any() else targets
+
+
+def hinge(predictions: FloatArray, targets: FloatArray, *, gradient: bool = True) -> PerSample:
+    """Hinge loss max(0, 1 - y p) on scores, targets in {-1, 1} or {0, 1}."""
+    signs = _signed_targets(targets)
+    margin = 1.0 - signs * predictions
+    values = np.maximum(margin, 0.0)
+    return mean_over_outputs(values, np.where(margin > 0, -signs, 0.0) if gradient else None)
+
+
+def squared_hinge(
+    predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
+) -> PerSample:
+    """Squared hinge loss max(0, 1 - y p)^2 on scores, targets in {-1, 1} or {0, 1}."""
+    signs = _signed_targets(targets)
+    active = np.maximum(1.0 - signs * predictions, 0.0)
+    return mean_over_outputs(np.square(active), -2.0 * signs * active if gradient else None)
+
+
+def _require_classes(predictions: FloatArray, minimum: int) -> int:
+    classes = int(predictions.shape[1])
+    if classes < minimum:
+        raise ShapeError(
+            f"predictions has shape {predictions.shape}; expected at least {minimum} classes (K)",
+            field="predictions",
+            value=list(predictions.shape),
+        )
+    return classes
+
+
+def categorical_hinge(
+    predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
+) -> PerSample:
+    """Multi-class hinge max(0, 1 + best wrong score - true score) (scikit-learn)."""
+    _require_classes(predictions, 2)
+    check_one_hot(targets, "targets")
+    is_true = targets == 1.0
+    true_score = np.where(is_true, predictions, 0.0).sum(axis=1)
+    wrong = np.where(is_true, -np.inf, predictions)
+    best_wrong = wrong.max(axis=1)
+    margin = 1.0 + best_wrong - true_score
+    values = np.maximum(margin, 0.0)
+    grad = None
+    if gradient:
+        active = (margin > 0)[:, None]
+        at_max = wrong == best_wrong[:, None]
+        # A tie for the best wrong score is a kink of the max: its gradient is 0 there.
+        unique_max = at_max & (at_max.sum(axis=1, keepdims=True) == 1)
+        grad = np.where(active, unique_max.astype(np.float64) - is_true, 0.0)
+    return PerSample(losses=values, gradient=grad)
+
+
+def zero_one(
+    predictions: FloatArray,
+    targets: FloatArray,
+    *,
+    threshold: float | None = 0.5,
+    gradient: bool = True,
+) -> PerSample:
+    """Misclassification indicator: 1 where the predicted label differs from the target."""
+    if predictions.ndim == 2:
+        classes = _require_classes(predictions, 2)
+        predicted = predictions.argmax(axis=1)
+        if targets.ndim == 2:
+            check_one_hot(targets, "targets")
+            actual = targets.argmax(axis=1)
+        else:
+            check_labels(targets, "targets", classes)
+            actual = targets.astype(np.int64)
+        return PerSample(losses=(predicted != actual).astype(np.float64))
+    if threshold is None:
+        return PerSample(losses=(predictions != targets).astype(np.float64))
+    check_values_in(targets, "targets", (0.0, 1.0))
+    predicted_positive = predictions >= threshold
+    return PerSample(losses=(predicted_positive != (targets == 1.0)).astype(np.float64))
+
+
+def _class_weights(class_weight: tuple[float, ...] | None, classes: int) -> FloatArray | None:
+    if class_weight is None:
+        return None
+    if len(class_weight) != classes:
+        raise ParameterError(
+            f"class_weight has {len(class_weight)} entries; expected one per class ({classes})",
+            field="class_weight",
+            value=len(class_weight),
+        )
+    return np.asarray(class_weight, dtype=np.float64)
+
+
+def categorical_cross_entropy(
+    predictions: FloatArray,
+    targets: FloatArray,
+    *,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    class_weight: tuple[float, ...] | None = None,
+    eps: float = 1e-7,
+    gradient: bool = True,
+) -> PerSample:
+    """Categorical cross-entropy over class probabilities or logits, one-hot or soft targets."""
+    classes = _require_classes(predictions, 1)
+    check_simplex_rows(targets, "targets")
+    weights = _class_weights(class_weight, classes)
+    smoothed = targets * (1.0 - label_smoothing) + label_smoothing / classes
+    grad = None
+    if from_logits:
+        log_probs = log_softmax(predictions)
+        values = -(smoothed * log_probs).sum(axis=1)
+        if gradient:
+            # d/dz of -sum y log softmax(z) = softmax(z) sum(y) - y (sum(y) is 1 within 1e-3).
+            grad = np.exp(log_probs) * smoothed.sum(axis=1, keepdims=True) - smoothed
+    else:
+        check_simplex_rows(predictions, "predictions", hint=LOGITS_HINT)
+        clipped = np.clip(predictions, eps, 1.0 - eps)
+        values = -(smoothed * np.log(clipped)).sum(axis=1)
+        if gradient:
+            grad = -smoothed / clipped * inside(predictions, eps, 1.0 - eps)
+    if weights is not None:
+        # The true class's weight; for soft labels the label-weighted mean of the class weights.
+        factor = targets @ weights
+        values = values * factor
+        grad = None if grad is None else grad * factor[:, None]
+    return PerSample(losses=values, gradient=grad)
+
+
+def sparse_categorical_cross_entropy(
+    predictions: FloatArray,
+    targets: FloatArray,
+    *,
+    from_logits: bool = False,
+    class_weight: tuple[float, ...] | None = None,
+    ignore_index: int | None = None,
+    eps: float = 1e-7,
+    gradient: bool = True,
+) -> PerSample:
+    """Categorical cross-entropy with integer class labels as targets."""
+    classes = _require_classes(predictions, 1)
+    weights = _class_weights(class_weight, classes)
+    ignored = None
+    labels = targets
+    if ignore_index is not None:
+        ignored = targets == ignore_index
+        labels = np.where(ignored, 0.0, targets)
+    check_labels(labels, "targets", classes)
+    label = labels.astype(np.int64)
+    rows = np.arange(label.shape[0])
+    grad = None
+    if from_logits:
+        log_probs = log_softmax(predictions)
+        values = -log_probs[rows, label]
+        if gradient:
+            grad = np.exp(log_probs)
+            grad[rows, label] -= 1.0
+    else:
+        check_simplex_rows(predictions, "predictions", hint=LOGITS_HINT)
+        chosen = predictions[rows, label]
+        clipped = np.clip(chosen, eps, 1.0 - eps)
+        values = -np.log(clipped)
+        if gradient:
+            grad = np.zeros_like(predictions)
+            grad[rows, label] = -inside(chosen, eps, 1.0 - eps) / clipped
+    if weights is not None:
+        factor = weights[label]
+        values = values * factor
+        grad = None if grad is None else grad * factor[:, None]
+    if ignored is not None:
+        values = np.where(ignored, 0.0, values)
+        grad = None if grad is None else np.where(ignored[:, None], 0.0, grad)
+    return PerSample(losses=values, gradient=grad, ignored=ignored)
