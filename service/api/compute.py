@@ -1,0 +1,219 @@
+"""The compute path of a request: document -> small fields + numpy arrays -> core -> bytes.
+
+Runs in the threadpool (the routes are plain `def`). The body is decoded once by the codec;
+pydantic validates the small fields against the loss's own model (array fields are skipped, see
+`schemas`); the wire layer counts every array's elements against max_elements and only then
+builds the numpy arrays; the core computes; the response document holds numpy arrays that the
+codec writes directly, or typed arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy.typing as npt
+from pydantic import BaseModel, ValidationError
+from starlette.responses import Response
+
+from ..losses import (
+    CompositeResult,
+    LossResult,
+    Regularization,
+    UnknownLossError,
+    evaluate,
+    evaluate_many,
+    get_loss,
+)
+from ..wire import (
+    ArrayInput,
+    Codec,
+    check_element_limit,
+    encode_array,
+    inspect_array,
+    inspect_keys,
+)
+from .deps import RawBody
+from .problems import ProblemException, validation_problem
+from .schemas import CommonRequest, EvaluateRequest, LossTerm
+
+__all__ = ["compute_evaluate", "compute_loss", "result_document"]
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Arrays:
+    """A request's arrays as numpy, after the element limit was checked."""
+
+    predictions: npt.NDArray[Any]
+    targets: npt.NDArray[Any]
+    sample_weight: npt.NDArray[Any] | None
+    group_by: npt.NDArray[Any] | None
+    regularization: Regularization | None
+
+
+def parse_request(raw: RawBody, model: type[Model]) -> Model:
+    """Decode the body and validate its small fields against `model`."""
+    document = raw.codec.decode(raw.data)
+    if not isinstance(document, dict):
+        kind = "an array" if isinstance(document, list) else type(document).__name__
+        raise ProblemException(
+            422,
+            "validation",
+            f"the body is {kind}; expected an object with predictions and targets",
+            errors=[(("body",), "expected an object")],
+        )
+    if model is EvaluateRequest:
+        _canonical_loss_names(document)
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        raise validation_problem(
+            error.errors(include_url=False), prefix=("body",), fields=model.model_fields
+        ) from None
+
+
+def _canonical_loss_names(document: dict[str, Any]) -> None:
+    """Aliases in an evaluate request's `losses` become canonical names, so that the union's
+    discriminator (canonical names only, for a clean spec) accepts them; an unknown name is a
+    422 naming the closest matches."""
+    losses = document.get("losses")
+    if not isinstance(losses, list):
+        return
+    for position, entry in enumerate(losses):
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            try:
+                entry["name"] = get_loss(entry["name"]).name
+            except UnknownLossError as error:
+                loc = ("body", "losses", position, "name")
+                message = f"losses[{position}].name: {error.message}"
+                raise ProblemException(
+                    422, "unknown-loss", message, errors=[(loc, error.message)]
+                ) from None
+
+
+def read_arrays(request: CommonRequest, max_elements: int) -> Arrays:
+    """Count the elements of every array field, refuse more than `max_elements`, then convert."""
+    inputs: dict[str, ArrayInput] = {
+        "predictions": inspect_array(request.predictions, ("body", "predictions")),
+        "targets": inspect_array(request.targets, ("body", "targets")),
+    }
+    if request.sample_weight is not None:
+        inputs["sample_weight"] = inspect_array(request.sample_weight, ("body", "sample_weight"))
+    if request.group_by is not None:
+        inputs["group_by"] = inspect_keys(request.group_by, ("body", "group_by"))
+    regularization = request.regularization
+    if regularization is not None:
+        inputs["weights"] = inspect_array(
+            regularization.weights, ("body", "regularization", "weights")
+        )
+    check_element_limit(list(inputs.values()), max_elements)
+    arrays = {name: array.to_numpy() for name, array in inputs.items()}
+    return Arrays(
+        predictions=arrays["predictions"],
+        targets=arrays["targets"],
+        sample_weight=arrays.get("sample_weight"),
+        group_by=arrays.get("group_by"),
+        regularization=None
+        if regularization is None
+        else Regularization(arrays["weights"], l1=regularization.l1, l2=regularization.l2),
+    )
+
+
+def result_document(
+    result: LossResult, request: CommonRequest, codec: Codec, *, weight: float | None = None
+) -> dict[str, Any]:
+    """The response fields of one result, in the contract's order; arrays per array_encoding."""
+
+    def array(values: npt.NDArray[Any]) -> Any:
+        return encode_array(values, request.array_encoding, binary=codec.binary)
+
+    document: dict[str, Any] = {"loss": result.loss}
+    if weight is not None:
+        document["weight"] = weight
+    document["reduction"] = result.reduction
+    document["value"] = result.value
+    if result.losses is not None:
+        document["losses"] = array(result.losses)
+    if request.gradient:
+        document["gradient"] = None if result.gradient is None else array(result.gradient)
+    if result.per_output is not None:
+        document["per_output"] = array(result.per_output)
+    if result.groups is not None:
+        document["groups"] = [
+            {
+                "key": group.key,
+                "count": group.count,
+                "weight_sum": group.weight_sum,
+                "loss_sum": group.loss_sum,
+                "value": group.value,
+            }
+            for group in result.groups
+        ]
+    document["count"] = result.count
+    document["weight_sum"] = result.weight_sum
+    document["loss_sum"] = result.loss_sum
+    document["omitted"] = result.omitted
+    if result.penalty is not None:
+        document["penalty"] = result.penalty
+        document["cost"] = result.cost
+        if result.weights_gradient is not None:
+            document["weights_gradient"] = array(result.weights_gradient)
+    return document
+
+
+def _respond(raw: RawBody, document: Mapping[str, Any]) -> Response:
+    codec = raw.response_codec
+    return Response(codec.encode(document), media_type=codec.media_type)
+
+
+def _options(request: CommonRequest, arrays: Arrays) -> dict[str, Any]:
+    return {
+        "sample_weight": arrays.sample_weight,
+        "reduction": request.reduction,
+        "gradient": request.gradient,
+        "nan_policy": request.nan_policy,
+        "group_by": arrays.group_by,
+        "regularization": arrays.regularization,
+    }
+
+
+def compute_loss(
+    name: str, model: type[CommonRequest], raw: RawBody, max_elements: int
+) -> Response:
+    """POST /v1/losses/{name}: one loss."""
+    request = parse_request(raw, model)
+    arrays = read_arrays(request, max_elements)
+    params = {
+        field: getattr(request, field)
+        for field in model.model_fields
+        if field not in CommonRequest.model_fields
+    }
+    result = evaluate(
+        name, arrays.predictions, arrays.targets, **_options(request, arrays), **params
+    )
+    return _respond(raw, result_document(result, request, raw.response_codec))
+
+
+def compute_evaluate(raw: RawBody, max_elements: int) -> Response:
+    """POST /v1/evaluate: several losses over one payload, and their weighted total."""
+    request = parse_request(raw, EvaluateRequest)
+    arrays = read_arrays(request, max_elements)
+    terms: list[LossTerm] = list(request.losses)
+    composite: CompositeResult = evaluate_many(
+        [term.model_dump() for term in terms],
+        arrays.predictions,
+        arrays.targets,
+        **_options(request, arrays),
+    )
+    codec = raw.response_codec
+    document = {
+        "results": [
+            result_document(result, request, codec, weight=weight)
+            for result, weight in zip(composite.results, composite.weights, strict=True)
+        ],
+        "total": result_document(composite.total, request, codec),
+    }
+    return _respond(raw, document)

@@ -1,0 +1,87 @@
+"""Dependencies: settings, the API key check and the raw request body.
+
+`raw_body` is the only async step of a compute request: it reads the body off the socket under
+the byte limit (and gunzips it), doing no parsing. Everything CPU-bound (JSON decoding, numpy,
+the loss itself, encoding) happens afterwards in the route's plain `def`, in the threadpool.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.requests import ClientDisconnect
+
+from ..config import Settings
+from ..wire import Codec, codec_for_accept, codec_for_content_type, content_coding, read_body
+from .problems import ProblemException
+
+__all__ = ["RawBody", "SettingsDep", "get_settings", "raw_body", "require_api_key"]
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A request body read in full, decompressed, with the codecs to read and answer it."""
+
+    data: bytearray
+    codec: Codec
+    response_codec: Codec
+
+
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """With api_keys configured, require one in X-API-Key or Authorization: Bearer."""
+    if not settings.api_keys:
+        return
+    given = request.headers.get("x-api-key")
+    if given is None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        given = token.strip() if scheme.lower() == "bearer" else None
+    # compare_digest on every key: the time taken does not tell how much of a key matched.
+    matched = False
+    if given:
+        for key in settings.api_keys:
+            matched |= hmac.compare_digest(given.encode(), key.encode())
+    if not matched:
+        reason = "is missing" if not given else "is not valid"
+        raise ProblemException(
+            401,
+            "unauthorized",
+            f"the API key {reason}; send it as X-API-Key: <key> or Authorization: Bearer <key>",
+            errors=[(("header", "x-api-key"), f"the API key {reason}")],
+            headers={"WWW-Authenticate": 'Bearer realm="loss-service"'},
+        )
+
+
+async def raw_body(request: Request, settings: SettingsDep) -> RawBody:
+    """The body, read under max_body_bytes: a declared Content-Length over the limit is refused
+    before a byte is read, a streamed body is cut off as soon as it passes the limit, and a gzip
+    body is limited by its decompressed size."""
+    headers = request.headers
+    codec = codec_for_content_type(headers.get("content-type"))
+    coding = content_coding(headers.get("content-encoding"))
+    try:
+        data = await read_body(
+            request.stream(),
+            limit=settings.max_body_bytes,
+            content_length=headers.get("content-length"),
+            coding=coding,
+        )
+    except ClientDisconnect:
+        raise ProblemException(
+            400, "malformed-body", "the client disconnected before sending the whole body"
+        ) from None
+    return RawBody(data, codec, codec_for_accept(headers.get("accept")))
+
+
+RawBodyDep = Annotated[RawBody, Depends(raw_body)]

@@ -1,0 +1,82 @@
+"""The OpenAPI document: FastAPI's, plus the request schemas of the routes that read their own
+body, the problem schema, and (when keys are configured) the API key scheme."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from .. import __doc__ as package_doc
+from ..config import Settings
+from .problems import Problem
+from .schemas import REQUEST_MODELS, EvaluateRequest
+
+__all__ = ["build_openapi"]
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+TITLE = "loss-service"
+DESCRIPTION = """Loss values, gradients and mergeable aggregates over HTTP.
+
+Every loss of the catalogue is an operation of its own (`POST /v1/losses/{name}`) with its
+parameters as top-level fields; `POST /v1/evaluate` scores several losses over one payload and
+their weighted total. Arrays travel as nested JSON lists (null is NaN) or as typed arrays
+`{dtype, shape, data}` with base64 little-endian bytes; request bodies may be gzip-compressed.
+Every error is an RFC 9457 `application/problem+json` document."""
+
+
+def _request_models() -> list[type[BaseModel]]:
+    return [*REQUEST_MODELS.values(), EvaluateRequest, Problem]
+
+
+def build_openapi(app: FastAPI, settings: Settings, version: str) -> dict[str, Any]:
+    """The service's OpenAPI document."""
+    spec = get_openapi(
+        title=TITLE,
+        version=version,
+        summary=(package_doc or "").strip(),
+        description=DESCRIPTION,
+        routes=app.routes,
+        separate_input_output_schemas=False,
+    )
+    schemas: dict[str, Any] = spec.setdefault("components", {}).setdefault("schemas", {})
+    _, extra = models_json_schema(
+        [(model, "validation") for model in _request_models()], ref_template=REF_TEMPLATE
+    )
+    for name, schema in extra.get("$defs", {}).items():
+        if name in schemas and schemas[name] != schema:
+            raise RuntimeError(f"two different schemas named {name}")
+        schemas[name] = schema
+    _drop_framework_validation_error(spec)
+    if settings.api_keys:
+        _add_api_key(spec)
+    spec["components"]["schemas"] = dict(sorted(schemas.items()))
+    return spec
+
+
+def _drop_framework_validation_error(spec: dict[str, Any]) -> None:
+    """FastAPI documents a 422 HTTPValidationError for routes with parameters; this service
+    answers every 422 with a Problem, declared on each operation."""
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            response = operation.get("responses", {}).get("422")
+            if response and "HTTPValidationError" in str(response):
+                del operation["responses"]["422"]
+    schemas = spec["components"]["schemas"]
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+
+
+def _add_api_key(spec: dict[str, Any]) -> None:
+    """Document the API key on the /v1 operations (probes and docs stay open)."""
+    spec["components"]["securitySchemes"] = {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        "Bearer": {"type": "http", "scheme": "bearer"},
+    }
+    for route, path in spec.get("paths", {}).items():
+        if route.startswith("/v1/"):
+            for operation in path.values():
+                operation["security"] = [{"ApiKey": []}, {"Bearer": []}]

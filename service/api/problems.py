@@ -1,0 +1,329 @@
+"""One error shape everywhere: RFC 9457 problem details, and the handlers that produce them.
+
+Every error the service answers, its own and the framework's, leaves through `problem_response`:
+`application/problem+json` with `{type, title, status, detail, errors, request_id}`. `errors` lists
+`{loc, msg}` per offending field, `loc` in FastAPI's form (`["body", "predictions", 3]`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.routing import Match
+
+from ..losses import LOSSES, LossError, ResultOverflowError, UnknownLossError
+from ..losses import errors as loss_errors
+from ..wire import errors as wire_errors
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "Problem",
+    "ProblemException",
+    "ProblemItem",
+    "install_handlers",
+    "problem_body",
+    "problem_response",
+    "problem_responses",
+    "validation_problem",
+]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:loss-service:problem:"
+Loc = tuple[str | int, ...]
+
+# kind -> title; the type URI is TYPE_PREFIX + kind.
+TITLES: dict[str, str] = {
+    "malformed-body": "Malformed request body",
+    "unauthorized": "Missing or invalid API key",
+    "not-found": "Not found",
+    "unknown-loss": "Unknown loss",
+    "method-not-allowed": "Method not allowed",
+    "body-too-large": "Request body too large",
+    "too-many-elements": "Too many array elements",
+    "unsupported-media-type": "Unsupported media type",
+    "validation": "Invalid request",
+    "array-format": "Invalid array",
+    "shape": "Shape mismatch",
+    "non-finite": "NaN or infinity in the input",
+    "domain": "Value outside the loss's domain",
+    "parameter": "Invalid parameter",
+    "reduction": "Unsupported reduction",
+    "overflow": "Result overflows float64",
+    "internal": "Internal server error",
+    "unavailable": "Service unavailable",
+    "http": "HTTP error",
+}
+
+_LOSS_KINDS: dict[type[LossError], str] = {
+    loss_errors.UnknownLossError: "unknown-loss",
+    loss_errors.ShapeError: "shape",
+    loss_errors.NonFiniteError: "non-finite",
+    loss_errors.DomainError: "domain",
+    loss_errors.ParameterError: "parameter",
+    loss_errors.ReductionError: "reduction",
+    loss_errors.ResultOverflowError: "overflow",
+}
+_WIRE_KINDS: dict[type[wire_errors.WireError], str] = {
+    wire_errors.MalformedBodyError: "malformed-body",
+    wire_errors.UnsupportedMediaTypeError: "unsupported-media-type",
+    wire_errors.BodyTooLargeError: "body-too-large",
+    wire_errors.TooManyElementsError: "too-many-elements",
+    wire_errors.ArrayFormatError: "array-format",
+}
+_STATUS_KINDS = {
+    400: "malformed-body",
+    401: "unauthorized",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+    422: "validation",
+    500: "internal",
+    503: "unavailable",
+}
+
+logger = logging.getLogger("service.api")
+
+
+class ProblemItem(BaseModel):
+    """One offending field: where it is and what is wrong with it."""
+
+    loc: list[str | int] = Field(description='Path to the field, e.g. ["body", "predictions", 3]')
+    msg: str = Field(description="What is wrong, naming the value and what was expected")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: every error response of the service has this shape."""
+
+    type: str = Field(description="A URI naming the kind of problem")
+    title: str = Field(description="A short summary of the kind of problem")
+    status: int = Field(description="The HTTP status code")
+    detail: str = Field(description="What went wrong in this request: field, index and value")
+    errors: list[ProblemItem] = Field(default_factory=list, description="One entry per field")
+    request_id: str = Field(description="The request's X-Request-ID, for the logs")
+
+
+class ProblemException(Exception):
+    """Raised anywhere in the API to answer with a problem."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        detail: str,
+        *,
+        errors: Sequence[tuple[Loc, str]] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = dict(headers or {})
+
+
+def request_id_of(request: Request) -> str:
+    """The request's id, set by the request-context middleware (generated if it did not run)."""
+    request_id = getattr(request.state, "request_id", None)
+    if not isinstance(request_id, str):
+        request_id = uuid.uuid4().hex
+        request.state.request_id = request_id
+    return request_id
+
+
+def problem_body(
+    status: int,
+    kind: str,
+    detail: str,
+    request_id: str,
+    errors: Iterable[tuple[Loc, str]] = (),
+) -> bytes:
+    """The problem document as bytes."""
+    return orjson.dumps(
+        {
+            "type": TYPE_PREFIX + kind,
+            "title": TITLES.get(kind, TITLES["http"]),
+            "status": status,
+            "detail": detail,
+            "errors": [{"loc": list(loc), "msg": msg} for loc, msg in errors],
+            "request_id": request_id,
+        }
+    )
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    kind: str,
+    detail: str,
+    errors: Iterable[tuple[Loc, str]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A problem+json response for `request`."""
+    body = problem_body(status, kind, detail, request_id_of(request), errors)
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _loc_text(loc: Loc) -> str:
+    """("body", "losses", 0, "delta") -> "losses[0].delta"."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "body"
+
+
+def validation_problem(
+    errors: Sequence[Mapping[str, Any]],
+    *,
+    prefix: Loc = (),
+    fields: Iterable[str] = (),
+) -> ProblemException:
+    """A 422 problem from pydantic's error list; `fields`: the accepted names, for hints."""
+    known = list(fields)
+    items: list[tuple[Loc, str]] = []
+    for error in errors:
+        loc = _clean_loc((*prefix, *error["loc"]))
+        kind = error.get("type", "")
+        if kind == "missing":
+            message = "is required"
+        elif kind == "extra_forbidden":
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1) if known else []
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            message = f"is not a field of this request{hint}"
+        else:
+            message = f"= {_show(error.get('input'))}: {error['msg']}"
+        items.append((loc, message))
+    shown = [f"{_loc_text(loc[1:] if loc[:1] == ('body',) else loc)} {msg}" for loc, msg in items]
+    detail = "; ".join(shown[:3]) + (f"; and {len(shown) - 3} more" if len(shown) > 3 else "")
+    return ProblemException(422, "validation", detail, errors=items)
+
+
+def _clean_loc(loc: Loc) -> Loc:
+    """Drop the tag pydantic adds inside a discriminated union: losses.0.huber.delta."""
+    parts = list(loc)
+    for i in range(len(parts) - 2):
+        if parts[i] == "losses" and isinstance(parts[i + 1], int) and parts[i + 2] in LOSSES:
+            del parts[i + 2]
+            break
+    return tuple(parts)
+
+
+def loss_error_problem(error: LossError) -> ProblemException:
+    """A LossError from the core: 404 for an unknown loss, 422 for everything else."""
+    kind = next((k for cls, k in _LOSS_KINDS.items() if isinstance(error, cls)), "validation")
+    if isinstance(error, UnknownLossError):
+        return ProblemException(
+            404, kind, error.message, errors=[(("path", "name"), error.message)]
+        )
+    field = error.field or "body"
+    root = "result" if isinstance(error, ResultOverflowError) else "body"
+    loc: Loc = (root, *field.split("."), *(error.index or ()))
+    return ProblemException(422, kind, error.message, errors=[(loc, error.message)])
+
+
+def wire_error_problem(error: wire_errors.WireError) -> ProblemException:
+    """A WireError: its own status (400, 413, 415, 422)."""
+    kind = next((k for cls, k in _WIRE_KINDS.items() if isinstance(error, cls)), "malformed-body")
+    return ProblemException(error.status, kind, error.message, errors=[(error.loc, error.message)])
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette names only the first match's)."""
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Route every error class the service can meet to a problem response."""
+
+    async def on_problem(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ProblemException)
+        return problem_response(
+            request, error.status, error.kind, error.detail, error.errors, error.headers
+        )
+
+    async def on_loss_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, LossError)
+        return await on_problem(request, loss_error_problem(error))
+
+    async def on_wire_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, wire_errors.WireError)
+        return await on_problem(request, wire_error_problem(error))
+
+    async def on_request_validation(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        return await on_problem(request, validation_problem(error.errors()))
+
+    async def on_http(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        status = error.status_code
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        detail = error.detail if isinstance(error.detail, str) and error.detail else phrase
+        if status == 404:
+            detail = f"no resource at {request.url.path}; the API lives under /v1 (see /docs)"
+        headers = dict(error.headers or {})
+        if status == 405:
+            allowed = _allowed_methods(request)
+            headers = {key: value for key, value in headers.items() if key.lower() != "allow"}
+            headers["Allow"] = ", ".join(allowed)
+            detail = (
+                f"{request.method} is not allowed on {request.url.path}; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        return problem_response(
+            request, status, _STATUS_KINDS.get(status, "http"), detail, headers=headers
+        )
+
+    app.add_exception_handler(ProblemException, on_problem)
+    app.add_exception_handler(LossError, on_loss_error)
+    app.add_exception_handler(wire_errors.WireError, on_wire_error)
+    app.add_exception_handler(RequestValidationError, on_request_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+_DESCRIPTIONS = {
+    400: "Malformed body: not valid JSON or gzip",
+    401: "Missing or invalid API key",
+    404: "Unknown loss, or no such resource",
+    413: "Body or decompressed body over max_body_bytes, or more elements than max_elements",
+    415: "Content-Type or Content-Encoding the service does not read",
+    422: "Schema violation, shape mismatch, NaN or infinity, value outside the loss's domain, "
+    "unsupported reduction, or a result that overflows float64",
+    500: "Internal error (never for bad input); the detail holds no internals",
+    503: "Not ready: the service is shutting down",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` entries for these error statuses, all problem+json."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

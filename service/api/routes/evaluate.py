@@ -1,0 +1,31 @@
+"""/v1/evaluate: several losses over one payload, decoded once, and their weighted total."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from starlette.responses import Response
+
+from ..compute import compute_evaluate
+from ..deps import RawBodyDep, SettingsDep, require_api_key
+from ..problems import problem_responses
+from ..schemas import EvaluateRequest, EvaluateResponse
+from .losses import request_body
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["evaluate"], dependencies=[Depends(require_api_key)])
+
+
+@router.post(
+    "/evaluate",
+    operation_id="evaluate",
+    summary="Evaluate several losses and their weighted total",
+    response_model=EvaluateResponse,
+    responses=problem_responses(400, 401, 413, 415, 422, 500),
+    openapi_extra=request_body(EvaluateRequest, EvaluateRequest.example),
+)
+def evaluate(raw: RawBodyDep, settings: SettingsDep) -> Response:
+    """Several losses over one payload, e.g. 0.7 bce + 0.3 dice: one result per loss, and
+    `total`, the weighted sum of their values and gradients: a composite objective with its
+    gradient, with no code sent to the server. Aliases are accepted as names."""
+    return compute_evaluate(raw, settings.max_elements)

@@ -1,0 +1,133 @@
+"""/v1/losses: the catalogue, and one compute operation per loss, generated from the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path
+from starlette.responses import Response
+
+from ...catalogue import catalogue, catalogue_entry
+from ...losses import LOSSES, LossSpec, get_loss
+from ..compute import compute_loss
+from ..deps import RawBodyDep, SettingsDep, require_api_key
+from ..problems import problem_responses
+from ..schemas import REQUEST_MODELS, CommonRequest, LossCatalogue, LossEntry, LossResponse
+
+__all__ = ["router"]
+
+JSON = "application/json"
+COMPUTE_ERRORS = problem_responses(400, 401, 404, 413, 415, 422, 500)
+
+router = APIRouter(prefix="/v1/losses", tags=["losses"], dependencies=[Depends(require_api_key)])
+
+# The catalogue never changes while the process runs: encode it once.
+_CATALOGUE = orjson.dumps({"losses": catalogue()})
+_ENTRIES = {name: orjson.dumps(catalogue_entry(spec)) for name, spec in LOSSES.items()}
+NameParam = Annotated[str, Path(description="A loss name or alias, e.g. huber or mse")]
+
+
+@router.get(
+    "",
+    operation_id="list_losses",
+    response_model=LossCatalogue,
+    responses=problem_responses(401, 500),
+)
+async def list_losses() -> Response:
+    """List every loss: parameters with bounds, input conventions, reductions, gradient."""
+    return Response(_CATALOGUE, media_type=JSON)
+
+
+@router.get(
+    "/{name}",
+    operation_id="get_loss",
+    response_model=LossEntry,
+    responses=problem_responses(401, 404, 500),
+)
+async def get_loss_entry(name: NameParam) -> Response:
+    """Describe one loss; aliases resolve, an unknown name is a 404 naming close matches."""
+    return Response(_ENTRIES[get_loss(name).name], media_type=JSON)
+
+
+def request_body(model: type[CommonRequest], example: Any) -> dict[str, Any]:
+    """The OpenAPI requestBody of a compute route: the model's schema, and its example.
+
+    The route reads the body itself (see `deps.raw_body`), so FastAPI does not know the model;
+    the schema is added to the components by `openapi.build_openapi`.
+    """
+    return {
+        "requestBody": {
+            "required": True,
+            "description": "JSON, optionally with Content-Encoding: gzip",
+            "content": {
+                JSON: {
+                    "schema": {"$ref": f"#/components/schemas/{model.__name__}"},
+                    "example": example,
+                }
+            },
+        }
+    }
+
+
+def _description(spec: LossSpec) -> str:
+    params = "".join(
+        f"\n- `{param.name}` ({param.type}, default {param.default!r}"
+        + (f", {param.bounds_text()}" if param.bounds_text() else "")
+        + f"): {param.description}"
+        for param in spec.params
+    )
+    aliases = ", ".join(f"`{alias}`" for alias in spec.aliases) or "none"
+    return (
+        f"{spec.summary}\n\nPer-sample loss: `{spec.formula}`\n\n"
+        f"Predictions: {spec.predictions}; shapes {' or '.join(spec.shapes)}.\n"
+        f"Targets: {spec.targets}.\n\nReductions: {', '.join(spec.reductions)}. "
+        f"Gradient: {'yes' if spec.differentiable else 'no (null)'}. Aliases: {aliases}."
+        + (f"\n\nParameters:{params}" if params else "")
+    )
+
+
+def _endpoint(spec: LossSpec) -> Callable[..., Response]:
+    model = REQUEST_MODELS[spec.name]
+
+    # A plain def: FastAPI runs it in the threadpool, never blocking the event loop.
+    def endpoint(raw: RawBodyDep, settings: SettingsDep) -> Response:
+        return compute_loss(spec.name, model, raw, settings.max_elements)
+
+    endpoint.__name__ = spec.name
+    endpoint.__doc__ = spec.summary
+    return endpoint
+
+
+for _spec in LOSSES.values():
+    _compute = _endpoint(_spec)
+    router.add_api_route(
+        f"/{_spec.name}",
+        _compute,
+        methods=["POST"],
+        operation_id=_spec.name,
+        name=_spec.name,
+        summary=_spec.summary.rstrip("."),
+        description=_description(_spec),
+        response_model=LossResponse,
+        responses=COMPUTE_ERRORS,
+        openapi_extra=request_body(REQUEST_MODELS[_spec.name], dict(_spec.example)),
+    )
+    for _alias in _spec.aliases:
+        router.add_api_route(
+            f"/{_alias}", _compute, methods=["POST"], name=_alias, include_in_schema=False
+        )
+
+
+async def _resolve(name: str) -> LossSpec:
+    """Resolve the path's loss before the body is read: an unknown name costs no upload."""
+    return get_loss(name)
+
+
+@router.post("/{name}", include_in_schema=False)
+def compute_by_name(
+    spec: Annotated[LossSpec, Depends(_resolve)], raw: RawBodyDep, settings: SettingsDep
+) -> Response:
+    """Any other spelling get_loss accepts (MSE, mean-squared-error); unknown names are 404."""
+    return compute_loss(spec.name, REQUEST_MODELS[spec.name], raw, settings.max_elements)

@@ -1,0 +1,70 @@
+"""Operations: liveness, readiness, and the offline interactive docs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse, Response
+
+from ..problems import ProblemException, problem_responses
+from ..schemas import Health
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["operations"])
+
+_OK = b'{"status":"ok"}'
+_READY = b'{"status":"ready"}'
+
+# Swagger UI from the service's own static files: no CDN, so /docs works with no internet.
+# validatorUrl null stops it from sending the spec to an online validator.
+_DOCS = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>loss-service API</title>
+<link rel="stylesheet" href="{root}/static/swagger-ui.css">
+<link rel="icon" type="image/png" href="{root}/static/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{root}/static/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({{
+  url: "{root}/openapi.json",
+  dom_id: "#swagger-ui",
+  validatorUrl: null,
+  deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: "BaseLayout"
+}});
+</script>
+</body>
+</html>
+"""
+
+
+@router.get(
+    "/healthz", operation_id="healthz", response_model=Health, responses=problem_responses(500)
+)
+async def healthz() -> Response:
+    """Liveness: the process answers."""
+    return Response(_OK, media_type="application/json")
+
+
+@router.get(
+    "/readyz",
+    operation_id="readyz",
+    response_model=Health,
+    responses=problem_responses(500, 503),
+)
+async def readyz(request: Request) -> Response:
+    """Readiness: the service takes requests (not while shutting down)."""
+    if not getattr(request.app.state, "ready", False):
+        raise ProblemException(503, "unavailable", "the service is shutting down")
+    return Response(_READY, media_type="application/json")
+
+
+@router.get("/docs", include_in_schema=False)
+async def docs(request: Request) -> HTMLResponse:
+    """Swagger UI over /openapi.json, served from the service's own assets."""
+    return HTMLResponse(_DOCS.format(root=request.scope.get("root_path", "").rstrip("/")))

@@ -1,0 +1,315 @@
+"""Request and response schemas, the per-loss ones generated from the registry.
+
+Array fields are typed for the JSON schema (nested lists of numbers or null, or a TypedArray) but
+skipped by pydantic's validation: the wire layer turns them into numpy in one step, and pydantic
+validates only the small fields (parameters, options). So a million-element request costs pydantic
+nothing, and the OpenAPI spec still tells a client exactly what to send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, create_model
+
+from ..losses import LOSSES, LossSpec, Param
+
+__all__ = [
+    "REQUEST_MODELS",
+    "TERM_MODELS",
+    "ArrayField",
+    "CommonRequest",
+    "EvaluateRequest",
+    "EvaluateResponse",
+    "GroupResult",
+    "Health",
+    "LossCatalogue",
+    "LossEntry",
+    "LossResponse",
+    "LossTerm",
+    "ParameterEntry",
+    "Regularization",
+    "TypedArray",
+    "WeightedLossResponse",
+    "camel",
+]
+
+NanPolicy = Literal["raise", "omit"]
+ArrayEncoding = Literal["json", "base64"]
+Reduction = Literal["mean", "sum", "none"]
+
+
+class TypedArray(BaseModel):
+    """A typed array: C-order little-endian bytes, base64-encoded, with dtype and shape."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dtype: Literal["float32", "float64", "int32", "int64"] = Field(
+        description="Element type; the bytes are little-endian"
+    )
+    shape: list[Annotated[int, Field(ge=0)]] = Field(description="Dimensions, e.g. [N] or [N, K]")
+    data: str = Field(description="base64 (RFC 4648, padded) of the C-order bytes")
+
+
+NumberList = list[float | None] | list[list[float | None]]
+# Documented as lists or a TypedArray, validated by the wire layer (see the module docstring).
+ArrayField = Annotated[NumberList | TypedArray, SkipValidation]
+KeysField = Annotated[list[str] | list[int] | TypedArray, SkipValidation]
+ArrayOut = list[float] | list[list[float]] | TypedArray
+
+
+class Regularization(BaseModel):
+    """The L1/L2 penalty l1 sum|w| + l2 sum w^2 (Keras L1L2) on a model's weights."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    weights: ArrayField = Field(description="The model's weights, any shape")
+    l1: float = Field(default=0.0, ge=0.0, description="L1 strength")
+    l2: float = Field(default=0.0, ge=0.0, description="L2 strength")
+
+
+def _add_example(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Put the registry's example of a generated model into its JSON schema."""
+    example = getattr(model, "example", None)
+    if example is not None:
+        schema["examples"] = [dict(example)]
+
+
+class CommonRequest(BaseModel):
+    """The fields every loss request shares; each loss's request adds its parameters."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False, json_schema_extra=_add_example
+    )
+    example: ClassVar[Mapping[str, Any] | None] = None
+
+    predictions: ArrayField = Field(
+        description="(N,) or (N, K) predictions: nested lists (null is NaN) or a TypedArray"
+    )
+    targets: ArrayField = Field(description="Targets, shaped as the loss expects")
+    sample_weight: ArrayField | None = Field(
+        default=None, description="(N,) weights >= 0, not all 0; default all 1"
+    )
+    reduction: Reduction = Field(
+        default="mean",
+        description="mean: sum w l / sum w; sum: sum w l; none: the per-sample w l",
+    )
+    gradient: bool = Field(
+        default=True, description="Return the gradient with respect to the predictions"
+    )
+    nan_policy: NanPolicy = Field(
+        default="raise",
+        description="raise: NaN is an error (422); omit: drop every sample holding NaN",
+    )
+    array_encoding: ArrayEncoding = Field(
+        default="json", description="Response arrays as nested lists (json) or TypedArrays"
+    )
+    group_by: KeysField | None = Field(
+        default=None, description="(N,) segment keys, strings or integers: per-group aggregates"
+    )
+    regularization: Regularization | None = Field(
+        default=None, description="An L1/L2 penalty on model weights, added to the value"
+    )
+
+
+def camel(name: str) -> str:
+    """mean_squared_error -> MeanSquaredError."""
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _param_field(param: Param) -> tuple[Any, Any]:
+    """A registry parameter as a pydantic (type, Field) pair, bounds included."""
+    bounds = {key: getattr(param, key) for key in ("gt", "ge", "lt", "le")}
+    bounds = {key: value for key, value in bounds.items() if value is not None}
+    annotation: Any
+    if param.type == "float":
+        annotation = Annotated[float, Field(**bounds)]
+    elif param.type == "int":
+        annotation = Annotated[int, Field(**bounds)]
+    elif param.type == "bool":
+        annotation = bool
+    else:
+        annotation = Annotated[list[Annotated[float, Field(**bounds)]], Field(min_length=1)]
+    if param.nullable:
+        annotation = annotation | None
+    default = list(param.default) if isinstance(param.default, tuple) else param.default
+    return annotation, Field(default=default, description=param.description)
+
+
+def _request_model(spec: LossSpec) -> type[CommonRequest]:
+    reduction: Any = Literal.__getitem__(tuple(spec.reductions))
+    fields: dict[str, Any] = {
+        "reduction": (
+            reduction,
+            Field(
+                default=spec.reductions[0],
+                description="mean: sum w l / sum w; sum: sum w l; none: the per-sample w l",
+            ),
+        )
+    }
+    fields.update({param.name: _param_field(param) for param in spec.params})
+    model = create_model(
+        f"{camel(spec.name)}Request",
+        __base__=CommonRequest,
+        __doc__=f"{spec.summary} Per-sample loss: {spec.formula}",
+        **fields,
+    )
+    model.example = spec.example
+    return model
+
+
+class LossTerm(BaseModel):
+    """One loss of a composite objective: its name, weight and parameters."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    weight: float = Field(default=1.0, description="Weight of this loss in the total")
+
+
+def _term_model(spec: LossSpec) -> type[LossTerm]:
+    name: Any = Literal.__getitem__(spec.name)
+    fields: dict[str, Any] = {
+        "name": (name, Field(description="The loss's canonical name (aliases are accepted)")),
+    }
+    fields.update({param.name: _param_field(param) for param in spec.params})
+    return create_model(
+        f"{camel(spec.name)}Term", __base__=LossTerm, __doc__=spec.summary, **fields
+    )
+
+
+REQUEST_MODELS: dict[str, type[CommonRequest]] = {
+    name: _request_model(spec) for name, spec in LOSSES.items()
+}
+TERM_MODELS: dict[str, type[LossTerm]] = {name: _term_model(spec) for name, spec in LOSSES.items()}
+_AnyTerm: Any = Annotated[
+    Union.__getitem__(tuple(TERM_MODELS.values())), Field(discriminator="name")
+]
+
+
+class EvaluateRequest(CommonRequest):
+    """Several losses over one payload; `total` is their weighted sum, value and gradient."""
+
+    losses: list[_AnyTerm] = Field(
+        min_length=1,
+        description="The losses to compute, e.g. [{name: bce, weight: 0.7}, {name: dice}]",
+    )
+
+
+EvaluateRequest.example = {
+    "predictions": [0.9, 0.2, 0.7, 0.4],
+    "targets": [1.0, 0.0, 1.0, 1.0],
+    "losses": [
+        {"name": "binary_cross_entropy", "weight": 0.7},
+        {"name": "mean_squared_error", "weight": 0.3},
+    ],
+}
+
+
+class GroupResult(BaseModel):
+    """The aggregates of one segment of a group_by request."""
+
+    key: str | int = Field(description="The segment's key")
+    count: int = Field(description="Samples of the segment used")
+    weight_sum: float = Field(description="Sum of their weights")
+    loss_sum: float = Field(description="Sum of their weighted losses")
+    value: float | None = Field(description="The segment's reduced loss; null for none")
+
+
+class LossResponse(BaseModel):
+    """One loss over one payload, with mergeable aggregates (count, weight_sum, loss_sum)."""
+
+    loss: str = Field(description="The loss's canonical name, or total")
+    reduction: Reduction
+    value: float | None = Field(description="The reduced loss; null only for reduction=none")
+    losses: ArrayOut | None = Field(
+        default=None, description="reduction=none: the per-sample weighted losses w l"
+    )
+    gradient: ArrayOut | None = Field(
+        default=None,
+        description="d value / d predictions, shaped like predictions; null if not "
+        "differentiable, absent if not asked for",
+    )
+    per_output: ArrayOut | None = Field(
+        default=None, description="(N, K) regression: the reduced loss of each output column"
+    )
+    groups: list[GroupResult] | None = Field(
+        default=None, description="With group_by: one entry per distinct key"
+    )
+    count: int = Field(description="Samples used")
+    weight_sum: float = Field(description="Sum of the sample weights used")
+    loss_sum: float = Field(description="Sum of w l: combine batches by adding sums")
+    omitted: int = Field(description="Samples dropped by nan_policy=omit")
+    penalty: float | None = Field(default=None, description="With regularization: the penalty")
+    cost: float | None = Field(default=None, description="With regularization: value + penalty")
+    weights_gradient: ArrayOut | None = Field(
+        default=None, description="With regularization: d penalty / d weights"
+    )
+
+
+class WeightedLossResponse(LossResponse):
+    """One loss of a composite objective and its weight in the total."""
+
+    weight: float = Field(description="This loss's weight in the total")
+
+
+class EvaluateResponse(BaseModel):
+    """Each loss's result, and `total`: their weighted sum."""
+
+    results: list[WeightedLossResponse]
+    total: LossResponse
+
+
+class ParameterBounds(BaseModel):
+    """Bounds of a numeric parameter: greater than, at least, less than, at most."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+
+class ParameterEntry(BaseModel):
+    """One parameter of a loss."""
+
+    name: str
+    type: Literal["float", "bool", "int", "float_list"]
+    nullable: bool
+    default: float | bool | int | list[float] | None
+    bounds: ParameterBounds
+    description: str
+
+
+class InputConventions(BaseModel):
+    """What a loss expects as predictions and targets."""
+
+    predictions: str
+    targets: str
+    shapes: list[str]
+    targets_shape: str
+
+
+class LossEntry(BaseModel):
+    """One loss of the catalogue: everything a client needs to call it."""
+
+    name: str
+    aliases: list[str]
+    task: Literal["regression", "binary", "multiclass", "multilabel", "distribution"]
+    summary: str
+    formula: str
+    parameters: list[ParameterEntry]
+    inputs: InputConventions
+    reductions: list[Reduction]
+    differentiable: bool
+
+
+class LossCatalogue(BaseModel):
+    """Every loss the service computes."""
+
+    losses: list[LossEntry]
+
+
+class Health(BaseModel):
+    """Liveness or readiness."""
+
+    status: str

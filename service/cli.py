@@ -1,0 +1,110 @@
+"""The `loss-service` command: serve the API, print its OpenAPI spec, list the losses."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import orjson
+
+from .config import Settings
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api.logs import logging_config
+
+    settings = Settings()
+    uvicorn.run(
+        # An import string and a factory: each worker process builds its own app from the
+        # environment's settings.
+        "service.api:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port if args.port is not None else settings.port,
+        workers=args.workers or settings.workers,
+        log_config=logging_config(settings),
+        log_level=settings.log_level,
+        access_log=False,  # the service logs each request itself, with its request id
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
+
+
+def _openapi(_: argparse.Namespace) -> int:
+    from .api import create_app
+
+    spec = create_app(Settings(api_keys=())).openapi()
+    sys.stdout.buffer.write(orjson.dumps(spec, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    sys.stdout.buffer.write(b"\n")
+    return 0
+
+
+def _default_text(value: object) -> str:
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _losses(_: argparse.Namespace) -> int:
+    from .losses import LOSSES
+
+    rows = [("loss", "aliases", "task", "parameters", "reductions", "gradient")]
+    for spec in LOSSES.values():
+        params = ", ".join(
+            f"{param.name}={_default_text(param.default)}"
+            + (f" ({param.bounds_text()})" if param.bounds_text() else "")
+            for param in spec.params
+        )
+        rows.append(
+            (
+                spec.name,
+                ", ".join(spec.aliases),
+                spec.task,
+                params,
+                "/".join(spec.reductions),
+                "yes" if spec.differentiable else "no",
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for position, row in enumerate(rows):
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+        if position == 0:
+            print("  ".join("-" * width for width in widths))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loss-service",
+        description="Loss values and gradients over HTTP. Settings come from LOSS_SERVICE_* "
+        "environment variables.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server (uvicorn)")
+    serve.add_argument("--host", help="address to bind (default LOSS_SERVICE_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default LOSS_SERVICE_PORT or 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.set_defaults(run=_serve)
+    openapi = commands.add_parser("openapi", help="print the OpenAPI spec as JSON")
+    openapi.set_defaults(run=_openapi)
+    losses = commands.add_parser("losses", help="list the losses as a table")
+    losses.set_defaults(run=_losses)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `loss-service` console script."""
+    args = _parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

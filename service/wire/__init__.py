@@ -1,0 +1,51 @@
+"""The wire layer: request bodies under limits, document codecs and array codecs.
+
+Nothing here knows of FastAPI: the API hands it bytes and headers, and gets back documents,
+numpy arrays, and `WireError`s that carry their HTTP status.
+"""
+
+from .arrays import (
+    DTYPES,
+    ArrayEncoding,
+    ArrayInput,
+    check_element_limit,
+    encode_array,
+    inspect_array,
+    inspect_keys,
+)
+from .body import GzipDecoder, check_content_length, content_coding, read_body
+from .codecs import CODECS, JSON, Codec, JsonCodec, codec_for_accept, codec_for_content_type
+from .errors import (
+    ArrayFormatError,
+    BodyTooLargeError,
+    MalformedBodyError,
+    TooManyElementsError,
+    UnsupportedMediaTypeError,
+    WireError,
+)
+
+__all__ = [
+    "CODECS",
+    "DTYPES",
+    "JSON",
+    "ArrayEncoding",
+    "ArrayFormatError",
+    "ArrayInput",
+    "BodyTooLargeError",
+    "Codec",
+    "GzipDecoder",
+    "JsonCodec",
+    "MalformedBodyError",
+    "TooManyElementsError",
+    "UnsupportedMediaTypeError",
+    "WireError",
+    "check_content_length",
+    "check_element_limit",
+    "codec_for_accept",
+    "codec_for_content_type",
+    "content_coding",
+    "encode_array",
+    "inspect_array",
+    "inspect_keys",
+    "read_body",
+]

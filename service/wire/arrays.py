@@ -1,0 +1,249 @@
+"""Array codecs: nested lists and typed arrays in, nested lists or typed arrays out.
+
+In: a nested list of numbers (null read as NaN) becomes float64 through one `np.asarray`; a typed
+array `{dtype, shape, data}` becomes a view of its bytes through `np.frombuffer`, after its byte
+count is checked against dtype and shape. Sizes are known before any conversion, so the element
+limit is applied before a single array is built (`inspect_array`, then `ArrayInput.to_numpy`).
+Out: an array is left to the codec (orjson writes numpy natively) or wrapped as a typed array.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import ArrayFormatError, TooManyElementsError
+
+__all__ = [
+    "DTYPES",
+    "ArrayEncoding",
+    "ArrayInput",
+    "check_element_limit",
+    "encode_array",
+    "inspect_array",
+    "inspect_keys",
+]
+
+ArrayEncoding = Literal["json", "base64"]
+
+# Wire dtype names -> little-endian numpy dtypes: the bytes mean the same on every machine.
+DTYPES: dict[str, np.dtype[Any]] = {
+    "float32": np.dtype("<f4"),
+    "float64": np.dtype("<f8"),
+    "int32": np.dtype("<i4"),
+    "int64": np.dtype("<i8"),
+}
+_TYPED_KEYS = frozenset(("dtype", "shape", "data"))
+
+
+def _name(loc: tuple[str | int, ...]) -> str:
+    """`predictions`, `regularization.weights`: the field as a client wrote it."""
+    return ".".join(str(part) for part in loc[1:])
+
+
+@dataclass(frozen=True)
+class ArrayInput:
+    """One array field as received, with its element count known before conversion."""
+
+    loc: tuple[str | int, ...]
+    value: Any
+    size: int
+    dtype: np.dtype[Any] | None = None  # set for typed arrays
+    shape: tuple[int, ...] = ()
+    keys: bool = False  # group_by: strings or integers, not floats
+
+    def to_numpy(self) -> npt.NDArray[Any]:
+        """The numpy array: float64 for lists of numbers, the declared dtype for typed arrays."""
+        if self.dtype is not None:
+            return self._from_typed()
+        if self.keys:
+            return self._keys_from_list()
+        try:
+            return np.asarray(self.value, dtype=np.float64)
+        except (ValueError, TypeError) as error:
+            message = _explain_list(self.value, _name(self.loc), error)
+            raise ArrayFormatError(message, loc=self.loc) from None
+
+    def _from_typed(self) -> npt.NDArray[Any]:
+        assert self.dtype is not None
+        name = _name(self.loc)
+        data = self.value
+        if isinstance(data, str):
+            try:
+                raw: bytes | bytearray | memoryview = binascii.a2b_base64(data, strict_mode=True)
+            except (binascii.Error, ValueError) as error:
+                raise ArrayFormatError(
+                    f"{name}.data is not valid base64 ({error}); expected standard base64 "
+                    "(RFC 4648, with padding) of the array's little-endian bytes",
+                    loc=(*self.loc, "data"),
+                ) from None
+        elif isinstance(data, bytes | bytearray | memoryview):
+            raw = data
+        else:
+            raise ArrayFormatError(
+                f"{name}.data is {type(data).__name__}; expected base64 text",
+                loc=(*self.loc, "data"),
+            )
+        needed = self.size * self.dtype.itemsize
+        if len(raw) != needed:
+            raise ArrayFormatError(
+                f"{name}.data holds {len(raw)} bytes, but dtype {self.dtype.name} and shape "
+                f"{list(self.shape)} need {needed} ({self.size} x {self.dtype.itemsize})",
+                loc=(*self.loc, "data"),
+            )
+        return np.frombuffer(raw, dtype=self.dtype).reshape(self.shape)
+
+    def _keys_from_list(self) -> npt.NDArray[Any]:
+        try:
+            keys = np.asarray(self.value)
+        except (ValueError, TypeError):
+            keys = np.empty(0, dtype=object)
+        if keys.dtype.kind not in "Uiu" or keys.ndim != 1:
+            raise ArrayFormatError(
+                f"{_name(self.loc)} is not a flat list of strings or of integers; expected one "
+                "key per sample",
+                loc=self.loc,
+            )
+        if keys.dtype.kind == "U" and not all(isinstance(key, str) for key in self.value):
+            raise ArrayFormatError(
+                f"{_name(self.loc)} mixes strings with other values; expected all strings or "
+                "all integers",
+                loc=self.loc,
+            )
+        return keys
+
+
+def _explain_list(value: Any, name: str, error: Exception) -> str:
+    """Why a nested list is not a rectangular array of numbers, naming the first bad element."""
+    if not isinstance(value, list):
+        return f"{name} is {_kind(value)}; expected an array (nested lists of numbers)"
+    row_length = len(value[0]) if value and isinstance(value[0], list) else None
+    for i, row in enumerate(value):
+        if row_length is None:
+            if not _is_number(row):
+                return f"{name}[{i}] = {_show(row)}; expected a number or null"
+            continue
+        if not isinstance(row, list) or len(row) != row_length:
+            got = f"a row of {len(row)}" if isinstance(row, list) else _show(row)
+            return (
+                f"{name}[{i}] is {got}; expected a row of {row_length} like {name}[0] "
+                "(rows must all have the same length)"
+            )
+        for j, item in enumerate(row):
+            if not _is_number(item):
+                return f"{name}[{i}][{j}] = {_show(item)}; expected a number or null"
+    return f"{name} is not a rectangular array of numbers: {error}"
+
+
+def _is_number(item: Any) -> bool:
+    return item is None or (isinstance(item, int | float) and not isinstance(item, bool))
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else f"a {type(value).__name__} ({_show(value)})"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _list_size(value: list[Any]) -> int:
+    """Elements of a rectangular nested list, from the first item at each depth: O(depth).
+
+    A ragged list may be miscounted here; `np.asarray` refuses it right after.
+    """
+    size = 1
+    item: Any = value
+    while isinstance(item, list):
+        size *= len(item)
+        if not item:
+            break
+        item = item[0]
+    return size
+
+
+def inspect_array(value: Any, loc: tuple[str | int, ...], *, keys: bool = False) -> ArrayInput:
+    """Check an array field's form and count its elements, without converting it.
+
+    keys: the field holds group keys (strings or integers), not numbers.
+    """
+    name = _name(loc)
+    if isinstance(value, list):
+        return ArrayInput(loc, value, _list_size(value), keys=keys)
+    if isinstance(value, dict):
+        return _inspect_typed(value, loc, name, keys=keys)
+    if value is None:
+        raise ArrayFormatError(f"{name} is null; expected an array", loc=loc)
+    if keys or isinstance(value, str | bool):
+        raise ArrayFormatError(f"{name} is {_kind(value)}; expected an array", loc=loc)
+    # A bare number reaches the loss core, which names the shape it expected.
+    return ArrayInput(loc, value, 1)
+
+
+def _inspect_typed(
+    value: dict[str, Any], loc: tuple[str | int, ...], name: str, *, keys: bool
+) -> ArrayInput:
+    missing = sorted(_TYPED_KEYS - value.keys())
+    extra = sorted(value.keys() - _TYPED_KEYS)
+    if missing or extra:
+        problem = f"lacks {', '.join(missing)}" if missing else f"has unknown {', '.join(extra)}"
+        raise ArrayFormatError(
+            f"{name} is an object that {problem}; a typed array is exactly {{dtype, shape, data}}",
+            loc=loc,
+        )
+    dtype_name = value["dtype"]
+    allowed = ("int32", "int64") if keys else tuple(DTYPES)
+    if dtype_name not in allowed:
+        raise ArrayFormatError(
+            f"{name}.dtype = {_show(dtype_name)}; expected one of: {', '.join(allowed)}",
+            loc=(*loc, "dtype"),
+        )
+    shape = value["shape"]
+    if not isinstance(shape, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+    ):
+        raise ArrayFormatError(
+            f"{name}.shape = {_show(shape)}; expected a list of integers >= 0",
+            loc=(*loc, "shape"),
+        )
+    return ArrayInput(
+        loc, value["data"], math.prod(shape), dtype=DTYPES[dtype_name], shape=tuple(shape)
+    )
+
+
+def inspect_keys(value: Any, loc: tuple[str | int, ...]) -> ArrayInput:
+    """`inspect_array` for group keys: strings or integers, or an int32/int64 typed array."""
+    return inspect_array(value, loc, keys=True)
+
+
+def check_element_limit(arrays: Sequence[ArrayInput], limit: int) -> None:
+    """Refuse a request whose arrays hold more than `limit` elements in all, before converting."""
+    total = sum(array.size for array in arrays)
+    if total > limit:
+        sizes = ", ".join(f"{_name(array.loc)}: {array.size}" for array in arrays)
+        raise TooManyElementsError(
+            f"the request holds {total} array elements ({sizes}); the limit is {limit} per "
+            "request: split the batch"
+        )
+
+
+def encode_array(array: npt.NDArray[Any], encoding: ArrayEncoding, *, binary: bool) -> Any:
+    """An array for a response document: the array itself (the codec writes nested lists), or a
+    typed array `{dtype, shape, data}` with base64 text (`binary=False`) or raw bytes."""
+    contiguous = np.ascontiguousarray(array, dtype=DTYPES["float64"])
+    if encoding == "json":
+        return contiguous
+    raw = contiguous.tobytes()
+    return {
+        "dtype": "float64",
+        "shape": list(contiguous.shape),
+        "data": raw if binary else base64.b64encode(raw).decode("ascii"),
+    }
