@@ -8,6 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: serve test lint typecheck pytest lock openapi bench clean
+.PHONY: deploy-tools lint-deploy container-test
 
 # The stamp is newer than the lock and pyproject once the venv matches them.
 $(STAMP): $(LOCK) pyproject.toml
@@ -19,7 +20,7 @@ $(STAMP): $(LOCK) pyproject.toml
 serve: $(STAMP)
 	$(BIN)/loss-service serve --host $(HOST) --port $(PORT)
 
-test: lint typecheck pytest
+test: lint-deploy lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check service tests bench
@@ -28,7 +29,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) deploy-tools
 	$(BIN)/pytest -q
 
 # Regenerate the locks after changing dependencies in pyproject.toml (needs uv: pip install uv).
@@ -46,3 +47,23 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# Debian packages behind the deployment checks (command=package), installed when missing: CI
+# starts from a machine with python3 and make. nginx serves tests/deploy/test_nginx.py.
+DEPLOY_TOOLS := docker-compose=docker-compose nginx=nginx
+
+deploy-tools:
+	@bash deploy/ensure-debian-packages.sh $(DEPLOY_TOOLS)
+
+# The Dockerfile, the Kubernetes manifests (offline: the schemas ship with kubernetes-validate;
+# 1.30 is the oldest version they target) and the compose file with and without its profile.
+lint-deploy: $(STAMP) deploy-tools
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
+	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version 1.30 deploy/kubernetes/*.yaml
+	docker-compose --file docker-compose.yml config --quiet
+	docker-compose --file docker-compose.yml --profile scaled config --quiet
+
+# Builds the Dockerfile with podman on a local Debian base, runs the image, checks it, stops it.
+container-test:
+	bash deploy/container-test.sh

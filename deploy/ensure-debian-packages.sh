@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages behind the given commands, only when a command is missing.
+#
+#   deploy/ensure-debian-packages.sh COMMAND=PACKAGE ...
+#
+# Quiet when everything is there; one line naming what it installs otherwise, and apt's own
+# output only when the install fails. Waits for apt's lock rather than failing on it.
+set -euo pipefail
+
+missing=()
+for pair in "$@"; do
+    command_name=${pair%%=*}
+    package=${pair#*=}
+    if ! PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$command_name" >/dev/null 2>&1; then
+        missing+=("$package")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+        echo "missing Debian packages: ${missing[*]} (run as root or install them)" >&2
+        exit 1
+    fi
+    as_root=(sudo)
+fi
+
+echo "installing Debian packages: ${missing[*]}" >&2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
+apt_install() {
+    "${apt[@]}" update -qq &&
+        "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"
+}
+# One retry: a mirror that drops a connection now and then should not fail a build.
+if ! apt_install >"$log" 2>&1 && ! { sleep 5 && apt_install >"$log" 2>&1; }; then
+    cat "$log" >&2
+    exit 1
+fi
