@@ -99,8 +99,14 @@ def log_cosh(predictions: FloatArray, targets: FloatArray, *, gradient: bool = T
     """Logarithm of the hyperbolic cosine of the error."""
     residual = predictions - targets
     size = np.abs(residual)
-    # cosh overflows past |r| ~ 710; this form is exact and finite everywhere.
-    values = size + np.log1p(np.exp(-2.0 * size)) - LOG_2
+    # cosh overflows past |r| ~ 710, so large errors use |r| + log1p(exp(-2|r|)) - log 2;
+    # that form cancels to noise near 0, where log1p(2 sinh(r/2)^2) (= log cosh r) is exact.
+    small = size < 1.0
+    values = np.where(
+        small,
+        np.log1p(2.0 * np.square(np.sinh(0.5 * np.minimum(size, 1.0)))),
+        size + np.log1p(np.exp(-2.0 * size)) - LOG_2,
+    )
     return mean_over_outputs(values, np.tanh(residual) if gradient else None, keep_elementwise=True)
 
 
