@@ -1,0 +1,65 @@
+"""Settings from the environment, and the `loss-service` command."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from service.cli import main
+from service.config import Settings
+from service.losses import LOSSES
+
+
+def test_defaults() -> None:
+    settings = Settings()
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
+    assert settings.max_body_bytes == 128 * 2**20
+    assert settings.max_elements == 2**24
+    assert settings.api_keys == ()
+    assert (settings.log_level, settings.log_format) == ("info", "json")
+
+
+def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOSS_SERVICE_PORT", "9001")
+    monkeypatch.setenv("LOSS_SERVICE_MAX_BODY_BYTES", "1024")
+    monkeypatch.setenv("LOSS_SERVICE_MAX_ELEMENTS", "10")
+    monkeypatch.setenv("LOSS_SERVICE_API_KEYS", "one, two")
+    monkeypatch.setenv("LOSS_SERVICE_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("LOSS_SERVICE_LOG_FORMAT", "text")
+    settings = Settings()
+    assert settings.port == 9001
+    assert settings.max_body_bytes == 1024
+    assert settings.max_elements == 10
+    assert settings.api_keys == ("one", "two")
+    assert (settings.log_level, settings.log_format) == ("debug", "text")
+    monkeypatch.setenv("LOSS_SERVICE_API_KEYS", '["a,b"]')
+    assert Settings().api_keys == ("a,b",)
+
+
+def test_invalid_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOSS_SERVICE_LOG_FORMAT", "xml")
+    with pytest.raises(ValueError, match="log_format"):
+        Settings()
+
+
+def test_cli_openapi_prints_sorted_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["openapi"]) == 0
+    out = capsys.readouterr().out
+    spec = orjson.loads(out)
+    assert spec["openapi"].startswith("3.1")
+    assert out.startswith('{\n  "components"')
+    assert out.endswith("}\n")
+
+
+def test_cli_losses_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["losses"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["loss", "aliases", "task"]
+    assert len(lines) == 2 + len(LOSSES)
+    huber = next(line for line in lines if line.startswith("huber "))
+    assert "delta=1.0 (> 0)" in huber
+
+
+def test_cli_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([])
