@@ -128,7 +128,7 @@ def result_document(
     """The response fields of one result, in the contract's order; arrays per array_encoding."""
 
     def array(values: npt.NDArray[Any]) -> Any:
-        return encode_array(values, request.array_encoding, binary=codec.binary)
+        return encode_array(values, request.array_encoding.value, binary=codec.binary)
 
     document: dict[str, Any] = {"loss": result.loss}
     if weight is not None:
@@ -174,7 +174,7 @@ def _options(request: CommonRequest, arrays: Arrays) -> dict[str, Any]:
         "sample_weight": arrays.sample_weight,
         "reduction": request.reduction,
         "gradient": request.gradient,
-        "nan_policy": request.nan_policy,
+        "nan_policy": request.nan_policy.value,
         "group_by": arrays.group_by,
         "regularization": arrays.regularization,
     }

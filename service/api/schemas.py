@@ -9,6 +9,7 @@ nothing, and the OpenAPI spec still tells a client exactly what to send.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, create_model
@@ -18,6 +19,7 @@ from ..losses import LOSSES, LossSpec, Param
 __all__ = [
     "REQUEST_MODELS",
     "TERM_MODELS",
+    "ArrayEncoding",
     "ArrayField",
     "CommonRequest",
     "EvaluateRequest",
@@ -28,6 +30,7 @@ __all__ = [
     "LossEntry",
     "LossResponse",
     "LossTerm",
+    "NanPolicy",
     "ParameterEntry",
     "Regularization",
     "TypedArray",
@@ -35,9 +38,21 @@ __all__ = [
     "camel",
 ]
 
-NanPolicy = Literal["raise", "omit"]
-ArrayEncoding = Literal["json", "base64"]
 Reduction = Literal["mean", "sum", "none"]
+
+
+class NanPolicy(StrEnum):
+    """raise: NaN in an input is a 422; omit: samples holding NaN are dropped and counted."""
+
+    RAISE = "raise"
+    OMIT = "omit"
+
+
+class ArrayEncoding(StrEnum):
+    """How the response carries arrays: nested JSON lists, or base64 TypedArrays."""
+
+    JSON = "json"
+    BASE64 = "base64"
 
 
 class TypedArray(BaseModel):
@@ -98,12 +113,17 @@ class CommonRequest(BaseModel):
     gradient: bool = Field(
         default=True, description="Return the gradient with respect to the predictions"
     )
+    # Named enums give one NanPolicy and one ArrayEncoding type in generated SDKs; not strict, so
+    # that the JSON strings validate.
     nan_policy: NanPolicy = Field(
-        default="raise",
+        default=NanPolicy.RAISE,
+        strict=False,
         description="raise: NaN is an error (422); omit: drop every sample holding NaN",
     )
     array_encoding: ArrayEncoding = Field(
-        default="json", description="Response arrays as nested lists (json) or TypedArrays"
+        default=ArrayEncoding.JSON,
+        strict=False,
+        description="Response arrays as nested lists (json) or TypedArrays",
     )
     group_by: KeysField | None = Field(
         default=None, description="(N,) segment keys, strings or integers: per-group aggregates"

@@ -10,6 +10,8 @@ from anyio.from_thread import BlockingPortal
 from fastapi import FastAPI
 
 PROBLEM = "application/problem+json"
+# max_body_bytes of the live server (the `server` fixture).
+LIVE_MAX_BODY = 4096
 
 
 class ApiClient:

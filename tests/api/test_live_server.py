@@ -1,67 +1,16 @@
-"""The real server: `loss-service serve` under uvicorn on 127.0.0.1, a few requests over TCP."""
+"""The real server (see the `server` fixture): a few requests over TCP."""
 
 from __future__ import annotations
 
 import gzip
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import orjson
 import pytest
 
-MAX_BODY = 4096
-STARTUP_SECONDS = 20
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """A server process for this module: started, waited for, and stopped within bounded time."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "LOSS_SERVICE_MAX_BODY_BYTES": str(MAX_BODY),
-        "LOSS_SERVICE_LOG_FORMAT": "json",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with {process.returncode}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1, trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start in time")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+from .support import LIVE_MAX_BODY as MAX_BODY
 
 
 @pytest.fixture(scope="module")
