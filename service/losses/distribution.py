@@ -12,7 +12,7 @@ __all__ = ["cosine_similarity", "dice", "js_divergence", "kl_divergence"]
 
 # Keras's l2_normalize floor on the squared norm: a zero vector has cosine 0, not NaN.
 NORM_FLOOR_SQUARED = 1e-12
-# Floor under p in the log of the JS gradient, whose one-sided limit at p = 0 is -infinity.
+# Stands in for p = 0 in the log of the JS gradient, whose one-sided limit there is -infinity.
 JS_GRADIENT_FLOOR = 1e-7
 LOGITS_HINT = "; pass from_logits=true if these are logits"
 
@@ -78,8 +78,11 @@ def js_divergence(
     ).sum(axis=1)
     grad = None
     if gradient:
-        floored = np.maximum(predictions, JS_GRADIENT_FLOOR)
-        grad = 0.5 * (np.log(floored) - np.log(np.maximum(middle, 0.5 * JS_GRADIENT_FLOOR)))
+        # d/dp = log(p / m) / 2, exact wherever p > 0; only at p = 0 (limit -infinity) floored.
+        zero = predictions == 0
+        floored = np.where(zero, JS_GRADIENT_FLOOR, predictions)
+        floored_middle = np.where(zero, np.maximum(middle, 0.5 * JS_GRADIENT_FLOOR), middle)
+        grad = 0.5 * (np.log(floored) - np.log(floored_middle))
     return PerSample(losses=values, gradient=grad)
 
 

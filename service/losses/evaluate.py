@@ -484,7 +484,8 @@ def _regularize(
     l1, l2 = strengths
     with np.errstate(over="ignore", invalid="ignore"):
         penalty = float(l1 * np.abs(weights).sum() + l2 * np.square(weights).sum())
-        weights_gradient = l1 * np.sign(weights) + 2.0 * l2 * weights
+        # 2 (l2 w), not (2 l2) w: 2 l2 may overflow where 2 l2 w does not, and inf * 0 is NaN.
+        weights_gradient = l1 * np.sign(weights) + 2.0 * (l2 * weights)
     cost = None if result.value is None else result.value + penalty
     regularized = replace(result, penalty=penalty, cost=cost, weights_gradient=weights_gradient)
     _check_overflow(regularized)
