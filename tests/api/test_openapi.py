@@ -190,3 +190,21 @@ def test_docs_reference_no_external_host(client: ApiClient) -> None:
         assert len(asset.content) > 100
     assert "validatorUrl: null" in page
     assert "/openapi.json" in page
+
+
+def test_compute_routes_run_in_the_threadpool() -> None:
+    """Routes doing numpy work are plain functions: FastAPI runs them in its threadpool."""
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    from service.api.routes import evaluate, losses
+
+    posts = [
+        route
+        for route in [*losses.router.routes, *evaluate.router.routes]
+        if isinstance(route, APIRoute) and "POST" in route.methods
+    ]
+    assert len(posts) > len(CANONICAL)
+    for route in posts:
+        assert not inspect.iscoroutinefunction(route.endpoint), route.path
