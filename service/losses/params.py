@@ -10,6 +10,8 @@ from typing import Any, Literal
 from ._checks import format_value
 from .errors import ParameterError
 
+__all__ = ["Param", "ParamType", "bind_params"]
+
 ParamType = Literal["float", "bool", "int", "float_list"]
 
 

@@ -16,6 +16,8 @@ import numpy.typing as npt
 
 from .base import BoolArray, FloatArray, PerSample
 
+__all__ = ["Group", "Reduced", "reduce"]
+
 
 @dataclass(frozen=True)
 class Group:

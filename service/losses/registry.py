@@ -407,6 +407,8 @@ def loss_names(*, aliases: bool = False) -> list[str]:
 
 def get_loss(name: str) -> LossSpec:
     """The spec registered under `name` or one of its aliases (case-insensitive)."""
+    if not isinstance(name, str):
+        raise UnknownLossError(repr(name), [])
     spec = _BY_ALIAS.get(name.strip().lower().replace("-", "_"))
     if spec is None:
         suggestions = difflib.get_close_matches(name.lower(), list(_BY_ALIAS), n=3, cutoff=0.5)
