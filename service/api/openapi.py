@@ -10,7 +10,6 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from .. import __doc__ as package_doc
 from ..config import Settings
 from .problems import Problem
 from .schemas import REQUEST_MODELS, EvaluateRequest
@@ -37,7 +36,6 @@ def build_openapi(app: FastAPI, settings: Settings, version: str) -> dict[str, A
     spec = get_openapi(
         title=TITLE,
         version=version,
-        summary=(package_doc or "").strip(),
         description=DESCRIPTION,
         routes=app.routes,
         separate_input_output_schemas=False,

@@ -32,6 +32,7 @@ NameParam = Annotated[str, Path(description="A loss name or alias, e.g. huber or
 @router.get(
     "",
     operation_id="list_losses",
+    summary="List every loss",
     response_model=LossCatalogue,
     responses=problem_responses(401, 500),
 )
@@ -43,6 +44,7 @@ async def list_losses() -> Response:
 @router.get(
     "/{name}",
     operation_id="get_loss",
+    summary="Describe one loss",
     response_model=LossEntry,
     responses=problem_responses(401, 404, 500),
 )

@@ -44,7 +44,11 @@ window.ui = SwaggerUIBundle({{
 
 
 @router.get(
-    "/healthz", operation_id="healthz", response_model=Health, responses=problem_responses(500)
+    "/healthz",
+    operation_id="healthz",
+    summary="Liveness",
+    response_model=Health,
+    responses=problem_responses(500),
 )
 async def healthz() -> Response:
     """Liveness: the process answers."""
@@ -54,6 +58,7 @@ async def healthz() -> Response:
 @router.get(
     "/readyz",
     operation_id="readyz",
+    summary="Readiness",
     response_model=Health,
     responses=problem_responses(500, 503),
 )
