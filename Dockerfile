@@ -6,9 +6,11 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS builder
 
-# PIP_CERT may point at a CA bundle mounted into the build (a TLS-intercepting proxy); unset, pip
-# uses its own. PIP_NO_CACHE_DIR keeps wheels out of the layers.
+# PIP_CERT may point at a CA bundle mounted into the build (a TLS-intercepting proxy) and
+# PIP_INDEX_URL at a mirror; unset, pip uses its defaults. The lock's hashes hold either way.
+# PIP_NO_CACHE_DIR keeps downloaded wheels out of the layers.
 ARG PIP_CERT
+ARG PIP_INDEX_URL
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
