@@ -67,10 +67,19 @@ class TypedArray(BaseModel):
     data: str = Field(description="base64 (RFC 4648, padded) of the C-order bytes")
 
 
-NumberList = list[float | None] | list[list[float | None]]
+# At least one sample (and one column): the core refuses empty arrays, so the spec says so too.
+_Row = Annotated[list[float | None], Field(min_length=1)]
+NumberList = _Row | Annotated[list[_Row], Field(min_length=1)]
 # Documented as lists or a TypedArray, validated by the wire layer (see the module docstring).
 ArrayField = Annotated[NumberList | TypedArray, SkipValidation]
-KeysField = Annotated[list[str] | list[int] | TypedArray, SkipValidation]
+# Model weights may be empty (a penalty of 0).
+WeightsField = Annotated[list[float | None] | list[list[float | None]] | TypedArray, SkipValidation]
+KeysField = Annotated[
+    Annotated[list[str], Field(min_length=1)]
+    | Annotated[list[int], Field(min_length=1)]
+    | TypedArray,
+    SkipValidation,
+]
 ArrayOut = list[float] | list[list[float]] | TypedArray
 
 
@@ -79,7 +88,7 @@ class Regularization(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-    weights: ArrayField = Field(description="The model's weights, any shape")
+    weights: WeightsField = Field(description="The model's weights, any shape")
     l1: float = Field(default=0.0, ge=0.0, description="L1 strength")
     l2: float = Field(default=0.0, ge=0.0, description="L2 strength")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -102,8 +102,31 @@ def _endpoint(spec: LossSpec) -> Callable[..., Response]:
     return endpoint
 
 
+def _describe_endpoint(spec: LossSpec) -> Callable[[], Awaitable[Response]]:
+    entry = _ENTRIES[spec.name]
+
+    async def describe() -> Response:
+        return Response(entry, media_type=JSON)
+
+    describe.__name__ = f"describe_{spec.name}"
+    describe.__doc__ = f"Describe {spec.name}, as GET /v1/losses/{{name}} does."
+    return describe
+
+
+# A loss's own path answers GET too (the catalogue entry), and OpenAPI matches a concrete path
+# before a templated one: without its own GET in the spec, GET /v1/losses/huber would be
+# undocumented there (and OPTIONS's Allow: GET, POST would disagree with the spec).
 for _spec in LOSSES.values():
     _compute = _endpoint(_spec)
+    router.add_api_route(
+        f"/{_spec.name}",
+        _describe_endpoint(_spec),
+        methods=["GET"],
+        operation_id=f"describe_{_spec.name}",
+        summary=f"Describe {_spec.name}",
+        response_model=LossEntry,
+        responses=problem_responses(401, 500),
+    )
     router.add_api_route(
         f"/{_spec.name}",
         _compute,
@@ -127,9 +150,32 @@ async def _resolve(name: str) -> LossSpec:
     return get_loss(name)
 
 
-@router.post("/{name}", include_in_schema=False)
+def _any_request_body() -> dict[str, Any]:
+    body = request_body(REQUEST_MODELS["huber"], dict(LOSSES["huber"].example))
+    content = body["requestBody"]["content"][JSON]
+    content["schema"] = {
+        "anyOf": [
+            {"$ref": f"#/components/schemas/{model.__name__}"} for model in REQUEST_MODELS.values()
+        ]
+    }
+    body["requestBody"]["description"] = (
+        "The named loss's request (its own operation's schema); JSON, optionally gzipped"
+    )
+    return body
+
+
+@router.post(
+    "/{name}",
+    operation_id="compute_loss",
+    summary="Compute a loss named in the path",
+    response_model=LossResponse,
+    responses=COMPUTE_ERRORS,
+    openapi_extra=_any_request_body(),
+)
 def compute_by_name(
     spec: Annotated[LossSpec, Depends(_resolve)], raw: RawBodyDep, settings: SettingsDep
 ) -> Response:
-    """Any other spelling get_loss accepts (MSE, mean-squared-error); unknown names are 404."""
+    """Compute the loss named in the path, by its name or any alias (mse, MSE, l2): the request
+    is that loss's own, as its operation documents it. An unknown name is a 404 before the body
+    is read."""
     return compute_loss(spec.name, REQUEST_MODELS[spec.name], raw, settings.max_elements)
