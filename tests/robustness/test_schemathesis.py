@@ -1,0 +1,85 @@
+"""schemathesis against the live server's own OpenAPI spec, every check on: no server error, no
+response outside its documented schema or status codes, valid requests accepted and invalid ones
+refused (settings and their reasons: schemathesis.toml beside this file).
+
+Two runs keep it within ~30 s on two cores while generating well over 1,000 cases:
+- every operation through the examples, fuzzing (positive and negative data) and stateful phases;
+- the coverage phase (boundary values, wrong types, missing and unknown fields, unexpected methods
+  for every field) on operations that between them hold every kind of field and parameter: its
+  cases grow with the number of fields, and the per-loss requests share all but their parameters.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import LiveServer
+
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+FUZZING_EXAMPLES = 25  # per operation and mode: ~1,000 cases over the 50 operations
+# float parameter with bounds (huber); int, nullable and list parameters (sparse cce); nullable
+# float and booleans (binary focal); the catalogue, a path parameter and the probes.
+COVERAGE_OPERATIONS = (
+    "huber",
+    "sparse_categorical_cross_entropy",
+    "binary_focal_cross_entropy",
+    "list_losses",
+    "get_loss",
+    "describe_huber",
+    "healthz",
+    "readyz",
+)
+MIN_CASES = 1000
+RUN_SECONDS = 120
+
+
+def schemathesis(live: LiveServer, cwd: Path, *args: str) -> tuple[int, str]:
+    """Run the schemathesis CLI against the live server; the cases it generated and its report."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "--config-file",
+            str(CONFIG),
+            "run",
+            f"{live.base_url}/openapi.json",
+            "--checks",
+            "all",
+            "--workers",
+            "2",
+            "--no-color",
+            *args,
+        ],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=RUN_SECONDS,
+        check=False,
+    )
+    report = completed.stdout + completed.stderr
+    assert completed.returncode == 0, report
+    generated = re.search(r"(\d+) generated, \1 passed", report)
+    assert generated, report
+    return int(generated.group(1)), report
+
+
+@pytest.mark.timeout(2 * RUN_SECONDS + 30)
+def test_schemathesis_finds_nothing(live: LiveServer, tmp_path: Path) -> None:
+    fuzzed, _ = schemathesis(
+        live,
+        tmp_path,
+        "--phases",
+        "examples,fuzzing,stateful",
+        "--max-examples",
+        str(FUZZING_EXAMPLES),
+    )
+    selected = [f"--include-operation-id={operation}" for operation in COVERAGE_OPERATIONS]
+    covered, _ = schemathesis(live, tmp_path, "--phases", "coverage", *selected)
+    assert fuzzed + covered >= MIN_CASES, (fuzzed, covered)
+    assert '"logger":"service.error"' not in live.logs(), "the server logged an unhandled error"
