@@ -1,8 +1,11 @@
-"""The app factory: settings, routers, error handlers, request context, docs assets, OpenAPI."""
+"""The app factory: settings, routers, error handlers, request context, metrics, docs assets,
+OpenAPI, and readiness that turns off as soon as SIGTERM arrives."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -12,6 +15,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
+from .metrics import Metrics
 from .middleware import RequestContextMiddleware
 from .openapi import TITLE, build_openapi
 from .problems import install_handlers
@@ -29,16 +33,50 @@ def _version() -> str:
         return "0.0.0"
 
 
+def not_ready_on_sigterm(app: FastAPI) -> Callable[[], None]:
+    """Chain a SIGTERM handler that turns /readyz to 503 before the server's own handler starts
+    the graceful shutdown; returns the function that puts the server's handler back.
+
+    Only in the main thread, and only over a server's Python handler: with the default action
+    there is no graceful shutdown to announce, and the signal must still end the process.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous):
+        return lambda: None
+    server_handler = previous
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        app.state.ready = False
+        server_handler(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGTERM) is on_sigterm:
+            signal.signal(signal.SIGTERM, server_handler)
+
+    return restore
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new application; `settings` default to the LOSS_SERVICE_* environment."""
     settings = settings if settings is not None else Settings()
     service_version = _version()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics.worker_started()
+        restore_sigterm = not_ready_on_sigterm(app)
         app.state.ready = True
-        yield
-        app.state.ready = False
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            restore_sigterm()
+            metrics.worker_stopped()
 
     app = FastAPI(
         title=TITLE,
@@ -50,13 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         separate_input_output_schemas=False,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     app.state.ready = True
     app.include_router(losses.router)
     app.include_router(evaluate.router)
     app.include_router(operations.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

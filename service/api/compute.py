@@ -35,6 +35,7 @@ from ..wire import (
     inspect_keys,
 )
 from .deps import RawBody
+from .metrics import count_scored
 from .problems import ProblemException, validation_problem
 from .schemas import CommonRequest, EvaluateRequest, LossTerm
 
@@ -194,6 +195,7 @@ def compute_loss(
     result = evaluate(
         name, arrays.predictions, arrays.targets, **_options(request, arrays), **params
     )
+    count_scored([name], arrays.predictions.size)
     return _respond(raw, result_document(result, request, raw.response_codec))
 
 
@@ -208,6 +210,7 @@ def compute_evaluate(raw: RawBody, max_elements: int) -> Response:
         arrays.targets,
         **_options(request, arrays),
     )
+    count_scored([result.loss for result in composite.results], arrays.predictions.size)
     codec = raw.response_codec
     document = {
         "results": [

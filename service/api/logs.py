@@ -1,7 +1,10 @@
-"""Logging: one JSON object per line (or plain text), with the request id on every request line.
+"""Logging: one JSON object per line (or plain text for a terminal), with the request id on every
+request line.
 
 `logging_config` is a dictConfig for the service's loggers and uvicorn's, so that `serve` hands
-the same configuration to every worker process.
+the same configuration to every worker process. What a request line holds is decided in
+`middleware`: method, route path, status, duration, bytes, request id and loss, never a header
+value or a body, so API keys and payloads stay out of the logs.
 """
 
 from __future__ import annotations
@@ -14,43 +17,75 @@ import orjson
 
 from ..config import Settings
 
-__all__ = ["JsonFormatter", "logging_config"]
+__all__ = ["JsonFormatter", "TextFormatter", "logging_config"]
 
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _STANDARD and not key.startswith("_")
+    }
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        + f".{int(record.msecs):03d}Z"
+    )
+
+
 class JsonFormatter(logging.Formatter):
-    """A record as one JSON line: time, level, logger, message, the extras, and any traceback."""
+    """A record as one JSON line: time, level, logger, pid, message, the extras, any traceback.
+
+    The pid tells which worker answered when `--workers` is above 1.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": _timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        entry.update(_extras(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
 
+class TextFormatter(logging.Formatter):
+    """A record as one readable line: time, level, logger, message, then the extras as key=value
+    (but those the request line's message already shows, and empty ones)."""
+
+    in_message = frozenset({"method", "path", "status"})
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{_timestamp(record)} {record.levelname:<7} {record.name} {record.getMessage()}"
+        extras = " ".join(
+            f"{key}={value}"
+            for key, value in _extras(record).items()
+            if value is not None and key not in self.in_message
+        )
+        if extras:
+            line = f"{line}  {extras}"
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
     """A logging.config.dictConfig for the service and uvicorn at settings.log_level."""
     level = settings.log_level.upper()
-    formatter: dict[str, Any] = (
-        {"()": "service.api.logs.JsonFormatter"}
-        if settings.log_format == "json"
-        else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
-    )
+    formatter = "JsonFormatter" if settings.log_format == "json" else "TextFormatter"
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"default": formatter},
+        "formatters": {"default": {"()": f"service.api.logs.{formatter}"}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",

@@ -1,19 +1,27 @@
-"""The request context: X-Request-ID in and out, one log line per request, and the last line of
-defence that turns an unexpected exception into a generic 500 problem (logged, never shown).
+"""The request context: X-Request-ID in and out, one log line and the metrics per request, and
+the last line of defence that turns an unexpected exception into a generic 500 problem (logged,
+never shown).
 
 A pure ASGI middleware: no per-request task or body buffering, unlike BaseHTTPMiddleware.
+The log line holds the method, the path, the status, the duration, the body bytes in and out,
+the request id and the loss: never a header value (API keys) or a body (payloads).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..losses import LossError, get_loss
+from .metrics import UNMATCHED_ROUTE, Metrics, RequestRecord, current_request
 from .problems import PROBLEM_MEDIA_TYPE, problem_body
 
 __all__ = ["RequestContextMiddleware"]
@@ -21,16 +29,40 @@ __all__ = ["RequestContextMiddleware"]
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's id is kept if it is short and plain: it goes into logs and headers verbatim.
 _VALID_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
+LOSS_ROUTES = "/v1/losses/"
 
 access_logger = logging.getLogger("service.access")
 error_logger = logging.getLogger("service.error")
 
 
-class RequestContextMiddleware:
-    """Honour or generate X-Request-ID, echo it, log the request, answer crashes with a 500."""
+def route_template(scope: Scope) -> str:
+    """The path template of the route that answered (`/v1/losses/{name}`), not the raw path:
+    a bounded set of values for the metrics' labels."""
+    route: Any = scope.get("route")
+    if isinstance(route, Mount):
+        return f"{route.path}/{{path}}"
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
 
-    def __init__(self, app: ASGIApp) -> None:
+
+def loss_of_route(scope: Scope, route: str) -> str | None:
+    """The canonical loss a POST /v1/losses/... request names, if it names one."""
+    if scope["method"] != "POST" or not route.startswith(LOSS_ROUTES):
+        return None
+    name = scope.get("path_params", {}).get("name") or route.removeprefix(LOSS_ROUTES)
+    try:
+        return get_loss(name).name
+    except LossError:
+        return None
+
+
+class RequestContextMiddleware:
+    """Honour or generate X-Request-ID, echo it, log and count the request, answer crashes
+    with a 500."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,41 +74,71 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        bytes_in = bytes_out = 0
+        record = RequestRecord(self.metrics)
+
+        async def counted_receive() -> Message:
+            nonlocal bytes_in
+            message = await receive()
+            if message["type"] == "http.request":
+                bytes_in += len(message.get("body", b""))
+            return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, bytes_out
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            elif message["type"] == "http.response.body":
+                bytes_out += len(message.get("body", b""))
             await send(message)
 
+        async def answer(status_code: int, kind: str, detail: str, **headers: str) -> None:
+            body = problem_body(status_code, kind, detail, request_id)
+            head = [(b"content-type", PROBLEM_MEDIA_TYPE.encode())]
+            head += [(b"content-length", str(len(body)).encode())]
+            head += [(name.encode(), value.encode()) for name, value in headers.items()]
+            await send_with_id(
+                {"type": "http.response.start", "status": status_code, "headers": head}
+            )
+            await send_with_id({"type": "http.response.body", "body": body})
+
+        self.metrics.in_flight.inc()
         try:
-            await self.app(scope, receive, send_with_id)
+            with current_request(record):
+                await self.app(scope, counted_receive, send_with_id)
+        except asyncio.CancelledError:
+            # The server cancels what is still running when the graceful shutdown's bound
+            # (LOSS_SERVICE_SHUTDOWN_TIMEOUT) is over: the client gets a problem, not a bare 500.
+            error_logger.warning(
+                "request cancelled unfinished: the service is shutting down",
+                extra={"request_id": request_id, "path": scope["path"]},
+            )
+            if not response_started:
+                await answer(
+                    503,
+                    "unavailable",
+                    "the service shut down before this request finished; send it again",
+                    **{"Retry-After": "1", "Connection": "close"},
+                )
+            raise
         except Exception:
             error_logger.exception(
                 "unhandled error", extra={"request_id": request_id, "path": scope["path"]}
             )
             if not response_started:
-                body = problem_body(
+                await answer(
                     500,
                     "internal",
                     "the service failed to handle this request; the error is logged under "
                     "this request_id",
-                    request_id,
                 )
-                await send_with_id(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send_with_id({"type": "http.response.body", "body": body})
         finally:
+            self.metrics.in_flight.dec()
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            self.metrics.observe(scope["method"], route, status, seconds, bytes_in)
             access_logger.info(
                 "%s %s %d",
                 scope["method"],
@@ -86,7 +148,11 @@ class RequestContextMiddleware:
                     "request_id": request_id,
                     "method": scope["method"],
                     "path": scope["path"],
+                    "route": route,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "duration_ms": round(seconds * 1000, 3),
+                    "bytes_in": bytes_in,
+                    "bytes_out": bytes_out,
+                    "loss": record.loss or loss_of_route(scope, route),
                 },
             )

@@ -24,7 +24,11 @@ Every loss of the catalogue is an operation of its own (`POST /v1/losses/{name}`
 parameters as top-level fields; `POST /v1/evaluate` scores several losses over one payload and
 their weighted total. Arrays travel as nested JSON lists (null is NaN) or as typed arrays
 `{dtype, shape, data}` with base64 little-endian bytes; request bodies may be gzip-compressed.
-Every error is an RFC 9457 `application/problem+json` document."""
+Every error is an RFC 9457 `application/problem+json` document.
+
+The service is open by default; when its operator sets `LOSS_SERVICE_API_KEYS`, every `/v1`
+operation needs `X-API-Key: <key>` or `Authorization: Bearer <key>` (a missing or wrong key is a
+401). `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and `/docs` stay open."""
 
 
 def _request_models() -> list[type[BaseModel]]:
@@ -49,8 +53,7 @@ def build_openapi(app: FastAPI, settings: Settings, version: str) -> dict[str, A
             raise RuntimeError(f"two different schemas named {name}")
         schemas[name] = schema
     _drop_framework_validation_error(spec)
-    if settings.api_keys:
-        _add_api_key(spec)
+    _add_api_key(spec, required=bool(settings.api_keys))
     spec["components"]["schemas"] = dict(sorted(schemas.items()))
     return spec
 
@@ -68,13 +71,30 @@ def _drop_framework_validation_error(spec: dict[str, Any]) -> None:
     schemas.pop("ValidationError", None)
 
 
-def _add_api_key(spec: dict[str, Any]) -> None:
-    """Document the API key on the /v1 operations (probes and docs stay open)."""
+def _add_api_key(spec: dict[str, Any], *, required: bool) -> None:
+    """Declare the API key schemes on the /v1 operations (probes, metrics and docs stay open).
+
+    Always declared, so that an SDK generated from the committed spec can send a key; without
+    configured keys the empty requirement `{}` says that the key is optional (the service is
+    open by default), with keys it is required.
+    """
     spec["components"]["securitySchemes"] = {
-        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-        "Bearer": {"type": "http", "scheme": "bearer"},
+        "ApiKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": "One of LOSS_SERVICE_API_KEYS, when the operator configured any",
+        },
+        "Bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <key>, the same keys as X-API-Key",
+        },
     }
+    requirements: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
+    if not required:
+        requirements.append({})
     for route, path in spec.get("paths", {}).items():
         if route.startswith("/v1/"):
             for operation in path.values():
-                operation["security"] = [{"ApiKey": []}, {"Bearer": []}]
+                operation["security"] = list(requirements)

@@ -1,10 +1,16 @@
-"""Operations: liveness, readiness, and the offline interactive docs."""
+"""Operations: liveness, readiness, Prometheus metrics, and the offline interactive docs.
+
+These stay open when API keys are configured: orchestrators probe them and Prometheus scrapes
+them without credentials. The metrics hold counts, latencies and loss names, nothing from a
+request's headers or body; keep /metrics off the public side of a proxy if counts are sensitive.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
+from ..metrics import CONTENT_TYPE, Metrics
 from ..problems import ProblemException, problem_responses
 from ..schemas import Health
 
@@ -73,3 +79,30 @@ async def readyz(request: Request) -> Response:
 async def docs(request: Request) -> HTMLResponse:
     """Swagger UI over /openapi.json, served from the service's own assets."""
     return HTMLResponse(_DOCS.format(root=request.scope.get("root_path", "").rstrip("/")))
+
+
+_METRICS_EXAMPLE = (
+    "# TYPE loss_service_http_requests_total counter\n"
+    'loss_service_http_requests_total{method="POST",route="/v1/losses/huber",status="200"} 42.0\n'
+)
+
+
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text format (version 0.0.4)",
+            "content": {"text/plain": {"schema": {"type": "string"}, "example": _METRICS_EXAMPLE}},
+        },
+        **problem_responses(500),
+    },
+)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics of every worker: requests by route and status, latency, requests in
+    flight, request body bytes, elements scored per loss."""
+    # A plain def: with several workers the scrape merges their files, file I/O off the loop.
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.exposition(), media_type=CONTENT_TYPE)
