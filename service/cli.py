@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import signal
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 import orjson
 
@@ -12,27 +18,63 @@ from .config import Settings
 
 __all__ = ["main"]
 
+# prometheus-client's multiprocess mode; the same name as service.api.metrics.MULTIPROCESS_ENV,
+# spelled out so that the parent process need not import prometheus-client before setting it.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def metrics_directory(workers: int) -> Iterator[str | None]:
+    """With several workers, a fresh PROMETHEUS_MULTIPROC_DIR for their metric files, set before
+    any worker starts (each reads it when it imports prometheus-client) and removed at exit.
+
+    A directory the operator set already is used as it is and left in place.
+    """
+    if workers <= 1 or os.environ.get(MULTIPROCESS_ENV):
+        yield os.environ.get(MULTIPROCESS_ENV)
+        return
+    directory = tempfile.mkdtemp(prefix="loss-service-metrics-")
+    os.environ[MULTIPROCESS_ENV] = directory
+    try:
+        yield directory
+    finally:
+        del os.environ[MULTIPROCESS_ENV]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM outside uvicorn's own handling: before the server starts, or re-raised by uvicorn
+    once its graceful shutdown is over. Either way the process ends with status 0 (a stop that
+    was asked for), not killed by the signal, and the `finally` blocks run."""
+    raise SystemExit(0)
+
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from .api.logs import logging_config
-
     settings = Settings()
-    uvicorn.run(
-        # An import string and a factory: each worker process builds its own app from the
-        # environment's settings.
-        "service.api:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port if args.port is not None else settings.port,
-        workers=args.workers or settings.workers,
-        log_config=logging_config(settings),
-        log_level=settings.log_level,
-        access_log=False,  # the service logs each request itself, with its request id
-        proxy_headers=False,
-        server_header=False,
-    )
+    workers = args.workers or settings.workers
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    with metrics_directory(workers):
+        import uvicorn
+
+        from .api.logs import logging_config
+
+        uvicorn.run(
+            # An import string and a factory: each worker process builds its own app from the
+            # environment's settings.
+            "service.api:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port if args.port is not None else settings.port,
+            # Above 1, uvicorn's supervisor runs the workers and replaces any that dies.
+            workers=workers,
+            # After SIGTERM: stop accepting, give the requests in flight this long, then exit.
+            timeout_graceful_shutdown=settings.shutdown_timeout,
+            log_config=logging_config(settings),
+            log_level=settings.log_level,
+            access_log=False,  # the service logs each request itself, with its request id
+            proxy_headers=False,
+            server_header=False,
+        )
     return 0
 
 
@@ -80,6 +122,13 @@ def _losses(_: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of workers >= 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="loss-service",
@@ -90,7 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server (uvicorn)")
     serve.add_argument("--host", help="address to bind (default LOSS_SERVICE_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default LOSS_SERVICE_PORT or 8000)")
-    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        help="worker processes, supervised and replaced if one dies (default "
+        "LOSS_SERVICE_WORKERS or 1)",
+    )
     serve.set_defaults(run=_serve)
     openapi = commands.add_parser("openapi", help="print the OpenAPI spec as JSON")
     openapi.set_defaults(run=_openapi)
