@@ -111,6 +111,8 @@ class RequestContextMiddleware:
         except asyncio.CancelledError:
             # The server cancels what is still running when the graceful shutdown's bound
             # (LOSS_SERVICE_SHUTDOWN_TIMEOUT) is over: the client gets a problem, not a bare 500.
+            # The cancellation is not raised on: the task ends here, as the server wants, and a
+            # planned stop leaves a warning in the log rather than a traceback.
             error_logger.warning(
                 "request cancelled unfinished: the service is shutting down",
                 extra={"request_id": request_id, "path": scope["path"]},
@@ -122,7 +124,6 @@ class RequestContextMiddleware:
                     "the service shut down before this request finished; send it again",
                     **{"Retry-After": "1", "Connection": "close"},
                 )
-            raise
         except Exception:
             error_logger.exception(
                 "unhandled error", extra={"request_id": request_id, "path": scope["path"]}

@@ -90,6 +90,8 @@ def test_shutdown_timeout_bounds_the_wait_for_a_stuck_request(tmp_path: Path) ->
     assert orjson.loads(body)["status"] == 503
     messages = [line["message"] for line in server.log_lines()]
     assert any("timeout graceful shutdown exceeded" in message for message in messages)
+    assert "request cancelled unfinished: the service is shutting down" in messages
+    assert not any("Exception in ASGI application" in message for message in messages)
 
 
 def test_readiness_turns_off_when_sigterm_arrives() -> None:
