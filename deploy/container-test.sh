@@ -17,7 +17,9 @@ cd "$(dirname "$0")/.."
 started=$SECONDS
 say() { printf '[container-test %4ss] %s\n' "$((SECONDS - started))" "$*"; }
 
-bash deploy/ensure-debian-packages.sh podman=podman debootstrap=debootstrap runc=runc ip=iproute2
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+bash deploy/ensure-debian-packages.sh podman=podman runc=runc ip=iproute2 \
+    debootstrap=debootstrap "$KEYRING=debian-archive-keyring"
 if [ "$(id -u)" -ne 0 ]; then
     echo "container-test needs root (debootstrap, network namespaces, podman's storage)" >&2
     exit 1
@@ -85,8 +87,9 @@ if ! "${podman[@]}" image exists "$BASE_IMAGE"; then
         rm -rf "$rootfs"
         # No mirror argument unless DEBIAN_MIRROR is set: debootstrap's default mirror.
         # shellcheck disable=SC2086
-        debootstrap --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$rootfs" \
-            ${DEBIAN_MIRROR:-} >"$LOG_DIR/debootstrap.log" 2>&1 ||
+        # An explicit keyring: debootstrap then refuses a Release file it cannot verify.
+        debootstrap --variant=minbase --include="$BASE_PACKAGES" --keyring="$KEYRING" \
+            "$SUITE" "$rootfs" ${DEBIAN_MIRROR:-} >"$LOG_DIR/debootstrap.log" 2>&1 ||
             fail "debootstrap failed" "$LOG_DIR/debootstrap.log"
         # What an image does not need: downloaded packages, package lists, documentation.
         rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages behind the given commands, only when a command is missing.
+# Installs the Debian packages behind the given commands (or files), only when one is missing.
 #
-#   deploy/ensure-debian-packages.sh COMMAND=PACKAGE ...
+#   deploy/ensure-debian-packages.sh COMMAND=PACKAGE /path/to/file=PACKAGE ...
 #
 # Quiet when everything is there; one line naming what it installs otherwise, and apt's own
 # output only when the install fails. Waits for apt's lock rather than failing on it.
@@ -9,9 +9,11 @@ set -euo pipefail
 
 missing=()
 for pair in "$@"; do
-    command_name=${pair%%=*}
+    wanted=${pair%%=*}
     package=${pair#*=}
-    if ! PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$command_name" >/dev/null 2>&1; then
+    if [[ $wanted == /* ]]; then
+        [ -e "$wanted" ] || missing+=("$package")
+    elif ! PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$wanted" >/dev/null 2>&1; then
         missing+=("$package")
     fi
 done
