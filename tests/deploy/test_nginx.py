@@ -225,6 +225,16 @@ def test_request_id_is_passed_through_or_generated(proxy: Proxy) -> None:
         assert entry["uri"] == "/healthz"
 
 
+def test_metrics_are_not_served_through_the_proxy(proxy: Proxy) -> None:
+    response = httpx.get(f"{proxy.url}/metrics", timeout=10.0)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+    # Each replica serves its own.
+    direct = httpx.get(f"http://127.0.0.1:{proxy.backend_ports[0]}/metrics", timeout=10.0)
+    assert direct.status_code == 200
+
+
 def read_response_head(sock: socket.socket) -> bytes:
     data = b""
     while b"\r\n\r\n" not in data:
