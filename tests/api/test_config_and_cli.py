@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 import orjson
 import pytest
 
@@ -63,3 +66,14 @@ def test_cli_losses_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main([])
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_losses_table_survives_a_closed_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `loss-service losses | head -1`: the reader leaves early; exit 0 rather than a traceback.
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert main(["losses"]) == 0
