@@ -159,8 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except BrokenPipeError:
-        # The reader went away (`loss-service losses | head`): not an error of ours.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        # The reader went away (`loss-service losses | head`): not an error of ours. Point
+        # stdout at /dev/null so that the interpreter's final flush does not fail again.
+        with contextlib.suppress(OSError, ValueError):
+            stdout = sys.stdout.fileno()
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout)
         return 0
     return code
 
