@@ -242,9 +242,16 @@ def loss_error_problem(error: LossError) -> ProblemException:
 
 
 def wire_error_problem(error: wire_errors.WireError) -> ProblemException:
-    """A WireError: its own status (400, 413, 415, 422)."""
+    """A WireError: its own status (400, 413, 415, 422).
+
+    A body refused for its size is left unread: the connection is closed after the answer, so
+    that a client holding a gigabyte neither sends it into a kept-alive connection nor waits.
+    """
     kind = next((k for cls, k in _WIRE_KINDS.items() if isinstance(error, cls)), "malformed-body")
-    return ProblemException(error.status, kind, error.message, errors=[(error.loc, error.message)])
+    headers = {"Connection": "close"} if isinstance(error, wire_errors.BodyTooLargeError) else {}
+    return ProblemException(
+        error.status, kind, error.message, errors=[(error.loc, error.message)], headers=headers
+    )
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -3,13 +3,14 @@
 The limit is enforced three times, each as early as it can be: on a declared Content-Length
 before any byte is read, on the bytes received as they stream in (a chunked body is cut off as
 soon as it passes the limit), and on the decompressed bytes of a gzip body, which are produced
-incrementally with a bound on each step so that a gzip bomb costs at most `limit` bytes of memory.
+incrementally with a bound on each step; past `GZIP_RETAIN_BYTES` they are only counted, so that
+a gzip bomb costs a few megabytes of memory, not `limit`.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterator
 
 from .errors import BodyTooLargeError, MalformedBodyError, UnsupportedMediaTypeError
 
@@ -53,35 +54,74 @@ def content_coding(header: str | None) -> str | None:
     )
 
 
-class GzipDecoder:
-    """Decompresses a gzip stream fed in pieces, never holding more than `limit` output bytes."""
+# Decompressed bytes a gzip body may occupy while it streams in; past this the decoder only
+# counts them, and inflates the body again once it is known to fit (see GzipDecoder).
+GZIP_RETAIN_BYTES = 8 * 2**20
+_STEP = 2**20  # bytes of output per inflate call at most
 
-    def __init__(self, limit: int) -> None:
+
+class GzipDecoder:
+    """Decompresses a gzip stream fed in pieces, refusing it once it expands past `limit`.
+
+    Memory: up to `retain` decompressed bytes are kept as they come. A body that expands further
+    is only counted from then on (its output is dropped as it comes) while its
+    compressed pieces are kept; if the stream ends within the limit, those pieces are inflated
+    again, once, into the body. So a gzip bomb costs its own size plus `retain` bytes, not
+    `limit` (128 MiB by default), and a body that fits costs a second inflate only when it
+    expands past `retain`.
+    """
+
+    def __init__(self, limit: int, retain: int = GZIP_RETAIN_BYTES) -> None:
         self._limit = limit
+        self._retain = min(retain, limit)
         self._inflate = zlib.decompressobj(wbits=_GZIP_WBITS)
-        self._output = bytearray()
+        self._output: bytearray | None = bytearray()  # None once counting
+        self._size = 0  # decompressed bytes so far
+        self._pieces: list[bytes] = []  # the compressed stream, for a second inflate
 
     def feed(self, data: bytes) -> None:
         """Decompress one piece of the compressed stream."""
+        self._pieces.append(bytes(data))
         try:
-            while data:
-                # One byte more than the room left tells "exactly at the limit" from "over it".
-                room = self._limit - len(self._output)
-                self._output += self._inflate.decompress(data, room + 1)
-                if len(self._output) > self._limit:
+            for piece in self._inflated(data):
+                self._size += len(piece)
+                if self._size > self._limit:
                     raise _too_large(self._limit, " once decompressed")
-                data = self._inflate.unconsumed_tail
-                if self._inflate.eof and self._inflate.unused_data:
-                    # Concatenated gzip members are one valid gzip stream (RFC 1952).
-                    data = self._inflate.unused_data
-                    self._inflate = zlib.decompressobj(wbits=_GZIP_WBITS)
+                if self._output is not None:
+                    if self._size <= self._retain:
+                        self._output += piece
+                    else:
+                        self._output = None  # from here on only count
         except zlib.error as error:
             raise MalformedBodyError(f"the body is not a valid gzip stream: {error}") from None
+
+    def _inflated(self, data: bytes) -> Iterator[bytes]:
+        """The output of `data`, in pieces of at most `_STEP` bytes and at most the room left
+        plus one byte (which tells "exactly at the limit" from "over it")."""
+        while True:
+            step = min(_STEP, self._limit - self._size + 1)
+            piece = self._inflate.decompress(data, step)
+            if piece:
+                yield piece
+            data = self._inflate.unconsumed_tail
+            if self._inflate.eof and self._inflate.unused_data:
+                # Concatenated gzip members are one valid gzip stream (RFC 1952).
+                data = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(wbits=_GZIP_WBITS)
+            elif not data and len(piece) < step:
+                return  # input used up and no output held back by the step
 
     def finish(self) -> bytearray:
         """The whole decompressed body; a stream cut short is an error."""
         if not self._inflate.eof:
             raise MalformedBodyError("the gzip stream ends before its end marker: truncated body")
+        if self._output is None:
+            # It fits: inflate the kept compressed stream again, this time keeping everything.
+            again = GzipDecoder(self._limit, retain=self._limit)
+            for piece in self._pieces:
+                again.feed(piece)
+            self._output = again.finish()
+        self._pieces = []
         return self._output
 
 
