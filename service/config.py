@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         default="json",
         description="`json`: one object per line, for a log pipeline; `text`: for a terminal.",
     )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated origins (or a JSON list) that browsers may call the API "
+        "from, e.g. `https://dashboard.example`; `*` for any. Empty: no CORS headers at all.",
+    )
     shutdown_timeout: int = Field(
         default=30,
         ge=0,
@@ -66,7 +71,7 @@ class Settings(BaseSettings):
         "running then is answered 503 and cut. Keep it below the orchestrator's grace period.",
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         """Accept "key1,key2" and '["key1", "key2"]' from the environment."""
