@@ -1,0 +1,408 @@
+"""Load and soak runs against a live `loss-service serve`: errors, throughput, latency, memory.
+
+    python bench/reliability.py load  [--duration 60] [--concurrency 64]
+    python bench/reliability.py soak  [--duration 600] [--concurrency 8] [--rss-baseline-at 60]
+
+By default the script starts `loss-service serve` on 127.0.0.1 and a free port (`--workers`,
+`--env NAME=VALUE` for LOSS_SERVICE_* settings), drives it, stops it with SIGTERM and reports its
+exit code; `--url` drives a server that is already running instead (no memory figures then).
+
+Traffic: `--concurrency` asyncio tasks on one httpx client, each sending its next request as soon
+as the previous one is answered (closed loop). Every `--large-every`-th request is large
+(`--large-size` elements per array, nested JSON lists, gradient on: ~2 MB in, ~2 MB out), the others
+small (`--small-size` elements) and rotate over a few losses. Bodies are encoded once, before the
+run, so that the client spends its time on HTTP. An error is any transport failure, a timeout or a
+status other than 200. Latency is from sending the request to reading the last byte of the answer.
+
+Memory: the resident set (VmRSS) of the server process and its workers, summed, read from /proc
+every `--sample-every` seconds; `soak` reports it at `--rss-baseline-at` seconds and at the end,
+and the growth between the two.
+
+The last line is the result as JSON; the exit status is 1 if any request failed, the server did
+not exit 0, or (soak) memory grew by more than `--max-rss-growth` percent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+
+STARTUP_SECONDS = 30
+STOP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Body:
+    """One prepared request: kind (small, large), path and encoded JSON body."""
+
+    kind: str
+    path: str
+    content: bytes
+
+
+def bodies(small_size: int, large_size: int, seed: int = 0) -> dict[str, list[Body]]:
+    """A few small requests over different losses, and one large regression request."""
+    rng = np.random.default_rng(seed)
+
+    def dump(document: dict[str, Any]) -> bytes:
+        return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    predictions = rng.normal(size=small_size)
+    targets = predictions + rng.normal(scale=0.5, size=small_size)
+    probabilities = rng.uniform(0.05, 0.95, size=small_size)
+    labels = (rng.uniform(size=small_size) < probabilities).astype(float)
+    small = [
+        Body("small", "/v1/losses/mse", dump({"predictions": predictions, "targets": targets})),
+        Body(
+            "small",
+            "/v1/losses/huber",
+            dump({"predictions": predictions, "targets": targets, "delta": 0.5}),
+        ),
+        Body("small", "/v1/losses/bce", dump({"predictions": probabilities, "targets": labels})),
+        Body(
+            "small",
+            "/v1/evaluate",
+            dump(
+                {
+                    "predictions": probabilities,
+                    "targets": labels,
+                    "losses": [{"name": "bce", "weight": 0.7}, {"name": "mse", "weight": 0.3}],
+                }
+            ),
+        ),
+    ]
+    large_predictions = rng.normal(size=large_size)
+    large_targets = large_predictions + rng.normal(scale=0.5, size=large_size)
+    large = [
+        Body(
+            "large",
+            "/v1/losses/mse",
+            dump({"predictions": large_predictions, "targets": large_targets, "gradient": True}),
+        )
+    ]
+    return {"small": small, "large": large}
+
+
+@dataclass
+class Tally:
+    """What the load generator saw."""
+
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"small": [], "large": []})
+    errors: dict[str, int] = field(default_factory=dict)
+    bytes_out: int = 0
+    bytes_in: int = 0
+
+    def error(self, reason: str) -> None:
+        self.errors[reason] = self.errors.get(reason, 0) + 1
+
+    @property
+    def requests(self) -> int:
+        return sum(len(values) for values in self.latencies.values()) + self.error_count
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+async def drive(
+    base_url: str,
+    prepared: dict[str, list[Body]],
+    *,
+    duration: float,
+    concurrency: int,
+    large_every: int,
+    timeout: float,
+) -> tuple[Tally, float]:
+    """Closed-loop load for `duration` seconds; the tally and the seconds it really took."""
+    tally = Tally()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"content-type": "application/json"}
+    counter = iter(range(1 << 62))
+    async with httpx.AsyncClient(
+        base_url=base_url, limits=limits, timeout=timeout, trust_env=False
+    ) as client:
+        started = time.perf_counter()
+        deadline = started + duration
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                number = next(counter)
+                if large_every > 0 and number % large_every == large_every - 1:
+                    body = prepared["large"][number % len(prepared["large"])]
+                else:
+                    body = prepared["small"][number % len(prepared["small"])]
+                sent = time.perf_counter()
+                try:
+                    response = await client.post(body.path, content=body.content, headers=headers)
+                except httpx.TimeoutException:
+                    tally.error("timeout")
+                    continue
+                except httpx.TransportError as error:
+                    tally.error(type(error).__name__)
+                    continue
+                elapsed = time.perf_counter() - sent
+                if response.status_code != 200:
+                    tally.error(f"HTTP {response.status_code}")
+                    continue
+                tally.latencies[body.kind].append(elapsed)
+                tally.bytes_out += len(body.content)
+                tally.bytes_in += len(response.content)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return tally, time.perf_counter() - started
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    return float(np.percentile(np.asarray(values), q))
+
+
+def latency_summary(values: Sequence[float]) -> dict[str, Any]:
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 2)
+
+    return {
+        "count": len(values),
+        "p50_ms": ms(percentile(values, 50)),
+        "p99_ms": ms(percentile(values, 99)),
+        "max_ms": ms(max(values) if values else None),
+    }
+
+
+# --- the server under test -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from /proc/<pid>/stat (field 4 is the parent)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree = [pid]
+    for member in tree:
+        tree += [child for child, parent in parents.items() if parent == member]
+    return tree
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS of `pid` and its descendants (the server's workers), summed."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+@dataclass
+class Server:
+    base_url: str
+    process: subprocess.Popen[bytes] | None = None
+
+
+@contextmanager
+def server_under_test(args: argparse.Namespace) -> Iterator[Server]:
+    """The server to drive: --url, or a `loss-service serve` started (and stopped) here."""
+    if args.url:
+        yield Server(args.url.rstrip("/"))
+        return
+    port = free_port()
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("LOSS_SERVICE_")
+    }
+    environment["LOSS_SERVICE_LOG_LEVEL"] = "warning"  # one access line per request otherwise
+    environment.update(dict(setting.split("=", 1) for setting in args.env))
+    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(args.workers)]
+    process = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL)
+    server = Server(f"http://127.0.0.1:{port}", process)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}")
+            try:
+                if httpx.get(f"{server.base_url}/readyz", timeout=1, trust_env=False).is_success:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start in time")
+            time.sleep(0.1)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+# --- the two runs ----------------------------------------------------------------------------
+
+
+async def sample_rss(
+    pid: int, every: float, samples: list[tuple[float, int]], started: float
+) -> None:
+    while True:
+        samples.append((time.perf_counter() - started, rss_bytes(pid)))
+        await asyncio.sleep(every)
+
+
+async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
+    prepared = bodies(args.small_size, args.large_size)
+    # Warm-up: the first requests pay for imports and allocations the run should not count.
+    async with httpx.AsyncClient(base_url=server.base_url, trust_env=False, timeout=60) as client:
+        for body in prepared["small"] + prepared["large"]:
+            response = await client.post(
+                body.path, content=body.content, headers={"content-type": "application/json"}
+            )
+            response.raise_for_status()
+    samples: list[tuple[float, int]] = []
+    sampler = None
+    started = time.perf_counter()
+    pid = server.process.pid if server.process is not None else None
+    if pid is not None:
+        sampler = asyncio.create_task(sample_rss(pid, args.sample_every, samples, started))
+    tally, elapsed = await drive(
+        server.base_url,
+        prepared,
+        duration=args.duration,
+        concurrency=args.concurrency,
+        large_every=args.large_every,
+        timeout=args.timeout,
+    )
+    if sampler is not None and pid is not None:
+        sampler.cancel()
+        samples.append((time.perf_counter() - started, rss_bytes(pid)))
+    everything = tally.latencies["small"] + tally.latencies["large"]
+    result: dict[str, Any] = {
+        "mode": args.mode,
+        "duration_s": round(elapsed, 1),
+        "concurrency": args.concurrency,
+        "workers": None if args.url else args.workers,
+        "small_size": args.small_size,
+        "large_size": args.large_size,
+        "large_every": args.large_every,
+        "requests": tally.requests,
+        "errors": tally.error_count,
+        "error_kinds": tally.errors,
+        "throughput_rps": round(len(everything) / elapsed, 1),
+        "mb_per_s": round((tally.bytes_in + tally.bytes_out) / elapsed / 1e6, 1),
+        "latency": latency_summary(everything),
+        "latency_small": latency_summary(tally.latencies["small"]),
+        "latency_large": latency_summary(tally.latencies["large"]),
+    }
+    if samples:
+        baseline_at = min(args.rss_baseline_at, samples[-1][0])
+        baseline = next(rss for at, rss in samples if at >= baseline_at)
+        final = samples[-1][1]
+        result["rss_mb"] = {
+            "start": round(samples[0][1] / 2**20, 1),
+            f"at_{baseline_at:g}s": round(baseline / 2**20, 1),
+            "end": round(final / 2**20, 1),
+            "peak": round(max(rss for _, rss in samples) / 2**20, 1),
+            "growth_pct": round(100 * (final - baseline) / baseline, 2),
+        }
+    return result
+
+
+def report(result: dict[str, Any]) -> None:
+    print(f"{result['mode']}: {result['duration_s']} s at concurrency {result['concurrency']}")
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    print(f"  machine: {machine}")
+    print(
+        f"  requests {result['requests']}, errors {result['errors']} {result['error_kinds'] or ''}"
+    )
+    print(f"  throughput {result['throughput_rps']} requests/s, {result['mb_per_s']} MB/s")
+    for key in ("latency", "latency_small", "latency_large"):
+        summary = result[key]
+        print(
+            f"  {key}: n={summary['count']} p50={summary['p50_ms']} ms p99={summary['p99_ms']} ms "
+            f"max={summary['max_ms']} ms"
+        )
+    if "rss_mb" in result:
+        print(f"  rss (MB): {result['rss_mb']}")
+    if "server_exit_code" in result:
+        print(f"  server exit code after SIGTERM: {result['server_exit_code']}")
+    print(json.dumps(result, sort_keys=True))
+
+
+DEFAULTS = {
+    "load": {"duration": 60.0, "concurrency": 64, "rss_baseline_at": 0.0},
+    "soak": {"duration": 600.0, "concurrency": 8, "rss_baseline_at": 60.0},
+}
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("mode", choices=sorted(DEFAULTS))
+    parser.add_argument("--duration", type=float, help="seconds of traffic (load 60, soak 600)")
+    parser.add_argument("--concurrency", type=int, help="requests in flight (load 64, soak 8)")
+    parser.add_argument("--small-size", type=int, default=100, help="elements per small array")
+    parser.add_argument("--large-size", type=int, default=100_000, help="elements per large array")
+    parser.add_argument("--large-every", type=int, default=10, help="one large request in N")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    parser.add_argument("--url", help="drive this running server instead of starting one")
+    parser.add_argument("--workers", type=int, default=1, help="workers of the started server")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
+    parser.add_argument("--sample-every", type=float, default=5.0, help="seconds between RSS reads")
+    parser.add_argument("--rss-baseline-at", type=float, help="seconds: the RSS baseline (soak 60)")
+    parser.add_argument("--max-rss-growth", type=float, default=10.0, help="percent (soak)")
+    args = parser.parse_args(argv)
+    for key, value in DEFAULTS[args.mode].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    with server_under_test(args) as server:
+        result = asyncio.run(run(args, server))
+    if server.process is not None:
+        result["server_exit_code"] = server.process.returncode
+    report(result)
+    failed = result["errors"] > 0 or result.get("server_exit_code", 0) != 0
+    if args.mode == "soak" and "rss_mb" in result:
+        failed |= result["rss_mb"]["growth_pct"] > args.max_rss_growth
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

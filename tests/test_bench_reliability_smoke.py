@@ -1,0 +1,49 @@
+"""bench/reliability.py still runs: a few seconds of load and of soak at tiny sizes against a
+server it starts itself, with no error and a server that exits 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "reliability.py"
+
+
+def run_bench(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    completed = subprocess.run(
+        [sys.executable, str(BENCH), *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    lines = completed.stdout.strip().splitlines()
+    assert lines, completed.stderr
+    return completed, json.loads(lines[-1])
+
+
+@pytest.mark.parametrize(
+    ("mode", "extra"),
+    [
+        ("load", ["--concurrency", "8"]),
+        ("soak", ["--concurrency", "2", "--sample-every", "0.5", "--rss-baseline-at", "1"]),
+    ],
+)
+def test_bench_runs_and_reports(mode: str, extra: list[str]) -> None:
+    completed, result = run_bench(
+        mode, "--duration", "2", "--small-size", "10", "--large-size", "1000", *extra
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert result["mode"] == mode
+    assert result["errors"] == 0
+    assert result["server_exit_code"] == 0
+    assert result["requests"] > 10
+    assert result["latency_large"]["count"] > 0
+    assert result["latency"]["p50_ms"] <= result["latency"]["p99_ms"]
+    assert result["rss_mb"]["end"] > 0
+    assert "throughput" in completed.stdout
