@@ -106,11 +106,15 @@ class Tally:
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"small": [], "large": []})
     errors: dict[str, int] = field(default_factory=dict)
+    # The first few errors: seconds into the run, request kind and path, what happened.
+    error_log: list[str] = field(default_factory=list)
     bytes_out: int = 0
     bytes_in: int = 0
 
-    def error(self, reason: str) -> None:
+    def error(self, reason: str, detail: str = "") -> None:
         self.errors[reason] = self.errors.get(reason, 0) + 1
+        if len(self.error_log) < 20:
+            self.error_log.append(f"{reason}: {detail}")
 
     @property
     def requests(self) -> int:
@@ -141,6 +145,10 @@ async def drive(
         started = time.perf_counter()
         deadline = started + duration
 
+        def where(body: Body, sent: float) -> str:
+            waited = time.perf_counter() - sent
+            return f"at {sent - started:.2f} s, {body.kind} {body.path}, after {waited:.2f} s"
+
         async def worker() -> None:
             while time.perf_counter() < deadline:
                 number = next(counter)
@@ -152,14 +160,15 @@ async def drive(
                 try:
                     response = await client.post(body.path, content=body.content, headers=headers)
                 except httpx.TimeoutException:
-                    tally.error("timeout")
+                    tally.error("timeout", where(body, sent))
                     continue
                 except httpx.TransportError as error:
-                    tally.error(type(error).__name__)
+                    tally.error(type(error).__name__, f"{where(body, sent)} {error!r}")
                     continue
                 elapsed = time.perf_counter() - sent
                 if response.status_code != 200:
-                    tally.error(f"HTTP {response.status_code}")
+                    detail = f"{where(body, sent)} {response.text[:200]}"
+                    tally.error(f"HTTP {response.status_code}", detail)
                     continue
                 tally.latencies[body.kind].append(elapsed)
                 tally.bytes_out += len(body.content)
@@ -322,6 +331,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         "requests": tally.requests,
         "errors": tally.error_count,
         "error_kinds": tally.errors,
+        "error_log": tally.error_log,
         "throughput_rps": round(len(everything) / elapsed, 1),
         "mb_per_s": round((tally.bytes_in + tally.bytes_out) / elapsed / 1e6, 1),
         "latency": latency_summary(everything),
@@ -356,6 +366,8 @@ def report(result: dict[str, Any]) -> None:
             f"  {key}: n={summary['count']} p50={summary['p50_ms']} ms p99={summary['p99_ms']} ms "
             f"max={summary['max_ms']} ms"
         )
+    for line in result["error_log"]:
+        print(f"  error {line}")
     if "rss_mb" in result:
         print(f"  rss (MB): {result['rss_mb']}")
     if "server_exit_code" in result:
