@@ -7,6 +7,7 @@ the HTTP API and for in-process users alike (a notebook, a Spark or Dask task).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -85,7 +86,7 @@ class _Inputs:
 
     predictions: FloatArray
     targets: FloatArray
-    weights: FloatArray
+    weights: FloatArray | None  # None: no sample_weight, every weight 1
     group_keys: npt.NDArray[Any] | None
     kept: npt.NDArray[np.bool_] | None  # None when nothing was omitted
 
@@ -214,24 +215,25 @@ def _prepare(
     _check_target_shape(spec, predictions, targets)
     samples = predictions.shape[0]
 
-    if sample_weight is None:
-        weights = np.ones(samples)
-    else:
+    weights: FloatArray | None = None
+    if sample_weight is not None:
         weights = as_float_array(sample_weight, "sample_weight")
         _check_length(weights, "sample_weight", samples)
 
     group_keys = None if group_by is None else _group_keys(group_by, samples)
 
     omit = nan_policy == "omit"
-    for array, field in (
-        (predictions, "predictions"),
-        (targets, "targets"),
-        (weights, "sample_weight"),
-    ):
-        check_finite(array, field, allow_nan=omit)
+    checked: list[tuple[FloatArray, str]] = [(predictions, "predictions"), (targets, "targets")]
+    if weights is not None:
+        checked.append((weights, "sample_weight"))
+    for array, field in checked:
+        if omit or not _surely_finite(array):
+            check_finite(array, field, allow_nan=omit)
     kept = None
     if omit:
-        dropped = _nan_rows(predictions) | _nan_rows(targets) | np.isnan(weights)
+        dropped = _nan_rows(predictions) | _nan_rows(targets)
+        if weights is not None:
+            dropped |= np.isnan(weights)
         if dropped.all():
             raise NonFiniteError(
                 f"all {samples} samples hold NaN; nothing is left to score",
@@ -239,15 +241,17 @@ def _prepare(
             )
         if dropped.any():
             kept = ~dropped
-            predictions, targets, weights = predictions[kept], targets[kept], weights[kept]
+            predictions, targets = predictions[kept], targets[kept]
+            weights = None if weights is None else weights[kept]
             group_keys = None if group_keys is None else group_keys[kept]
 
-    check_range(weights, "sample_weight", low=0.0, expected="a weight >= 0")
-    if sample_weight is not None and not weights.any():
-        raise DomainError(
-            "sample_weight is all 0; expected at least one positive weight",
-            field="sample_weight",
-        )
+    if weights is not None:
+        check_range(weights, "sample_weight", low=0.0, expected="a weight >= 0")
+        if not weights.any():
+            raise DomainError(
+                "sample_weight is all 0; expected at least one positive weight",
+                field="sample_weight",
+            )
     return _Inputs(predictions, targets, weights, group_keys, kept)
 
 
@@ -299,6 +303,21 @@ def _group_keys(group_by: Any, samples: int) -> npt.NDArray[Any]:
     )
 
 
+# From this many elements on, finiteness is first checked by one sum rather than an isfinite pass.
+_SUM_CHECK_SIZE = 1 << 14
+
+
+def _surely_finite(array: npt.NDArray[Any]) -> bool:
+    """True when every element is finite. A large array is checked by one sum, with no temporary
+    array: a NaN or an infinity makes the sum NaN or infinite; False may then also mean that
+    finite values overflowed the sum, and the caller makes the exact, element by element check.
+    A small one is checked directly, which costs less than the sum's floating-point state."""
+    if array.size < _SUM_CHECK_SIZE:
+        return bool(np.isfinite(array).all())
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(array)))
+
+
 def _nan_rows(array: FloatArray) -> npt.NDArray[np.bool_]:
     nan: npt.NDArray[np.bool_] = np.isnan(array)
     if nan.ndim == 2:
@@ -320,7 +339,7 @@ def _score(
         )
         weights = inputs.weights
         if per_sample.ignored is not None:
-            weights = np.where(per_sample.ignored, 0.0, weights)
+            weights = np.where(per_sample.ignored, 0.0, 1.0 if weights is None else weights)
             if reduction == "mean" and not weights.any():
                 raise DomainError(
                     "every sample is ignored (ignore_index) or has weight 0; nothing to average",
@@ -376,7 +395,7 @@ def _check_overflow(result: LossResult) -> None:
         "cost": result.cost,
     }
     for field, number in scalars.items():
-        if number is not None and not np.isfinite(number):
+        if number is not None and not math.isfinite(number):
             raise ResultOverflowError(
                 f"{result.loss}: {field} = {format_value(number)} overflows float64; "
                 "rescale the inputs",
@@ -390,7 +409,7 @@ def _check_overflow(result: LossResult) -> None:
         "weights_gradient": result.weights_gradient,
     }
     for field, array in arrays.items():
-        if array is not None and not np.isfinite(array).all():
+        if array is not None and not _surely_finite(array) and not np.isfinite(array).all():
             index = first_index(~np.isfinite(array))
             raise ResultOverflowError(
                 f"{result.loss}: {field}[{', '.join(map(str, index))}] = "
@@ -401,7 +420,7 @@ def _check_overflow(result: LossResult) -> None:
             )
     for group in result.groups or ():
         for number in (group.loss_sum, group.weight_sum, group.value):
-            if number is not None and not np.isfinite(number):
+            if number is not None and not math.isfinite(number):
                 raise ResultOverflowError(
                     f"{result.loss}: group {group.key!r} overflows float64; rescale the inputs",
                     field="groups",

@@ -50,7 +50,7 @@ def _finish(mean: Any, *, sqrt_of_mean: bool) -> Any:
 
 def reduce(
     per_sample: PerSample,
-    weights: FloatArray,
+    weights: FloatArray | None,
     reduction: str,
     *,
     sqrt_of_mean: bool = False,
@@ -58,17 +58,22 @@ def reduce(
 ) -> Reduced:
     """Weight and reduce per-sample losses and gradients.
 
-    weights: (N,) sample weights, with 0 already set where the loss ignores a sample.
+    weights: (N,) sample weights, with 0 already set where the loss ignores a sample; None for
+        all 1, which skips the multiplications by 1 (the results are the same numbers).
     sqrt_of_mean: the value is sqrt(weighted mean) (RMSE); only with reduction "mean".
     group_keys: (N,) segment keys; each distinct key gets its own aggregates.
     """
-    used: BoolArray = np.ones(weights.shape, dtype=bool)
-    if per_sample.ignored is not None:
-        used = ~per_sample.ignored
-    weighted = weights * per_sample.losses
-    weight_sum = float(weights.sum())
+    losses = per_sample.losses
+    samples = losses.shape[0]
+    used: BoolArray | None = None if per_sample.ignored is None else ~per_sample.ignored
+    if weights is None:
+        # 1 * l_i is l_i and the sum of N ones is N exactly: no weights array, no product.
+        weighted = losses
+        weight_sum = float(samples)
+    else:
+        weighted = weights * losses
+        weight_sum = float(weights.sum())
     loss_sum = float(weighted.sum())
-    scale = weights / weight_sum if reduction == "mean" else weights
 
     value: float | None = None
     if reduction == "mean":
@@ -78,16 +83,21 @@ def reduce(
 
     gradient = None
     if per_sample.gradient is not None:
-        gradient = per_sample.gradient * scale.reshape(
-            (-1,) + (1,) * (per_sample.gradient.ndim - 1)
-        )
+        gradient = _scale_gradient(per_sample, weights, weight_sum, reduction)
         if sqrt_of_mean:
             # d sqrt(m) = dm / (2 sqrt(m)); at m = 0 sqrt has a kink and the gradient is 0.
-            gradient = gradient / (2.0 * value) if value else np.zeros_like(gradient)
+            if value:
+                gradient /= 2.0 * value
+            else:
+                gradient = np.zeros_like(gradient)
+
+    all_ones: FloatArray | None = None
+    if weights is None and (per_sample.elementwise is not None or group_keys is not None):
+        all_ones = np.ones(samples)
 
     per_output = None
     if per_sample.elementwise is not None and reduction != "none":
-        column_sums = weights @ per_sample.elementwise
+        column_sums = _or(weights, all_ones) @ per_sample.elementwise
         per_output = (
             _finish(column_sums / weight_sum, sqrt_of_mean=sqrt_of_mean)
             if reduction == "mean"
@@ -96,18 +106,58 @@ def reduce(
 
     groups = None
     if group_keys is not None:
-        groups = _groups(group_keys, used, weights, weighted, reduction, sqrt_of_mean)
+        used_all = np.ones(samples, dtype=bool) if used is None else used
+        weights_all = _or(weights, all_ones)
+        groups = _groups(group_keys, used_all, weights_all, weighted, reduction, sqrt_of_mean)
 
     return Reduced(
         value=value,
         losses=weighted if reduction == "none" else None,
         gradient=gradient,
         per_output=per_output,
-        count=int(used.sum()),
+        count=samples if used is None else int(used.sum()),
         weight_sum=weight_sum,
         loss_sum=loss_sum,
         groups=groups,
     )
+
+
+def _or(weights: FloatArray | None, all_ones: FloatArray | None) -> FloatArray:
+    array = weights if weights is not None else all_ones
+    assert array is not None
+    return array
+
+
+def _scale_gradient(
+    per_sample: PerSample, weights: FloatArray | None, weight_sum: float, reduction: str
+) -> FloatArray:
+    """w_i / sum(w) * dl_i/dp (mean) or w_i * dl_i/dp (sum, none), row by row.
+
+    The loss's gradient is a fresh array that nothing else holds, so it is scaled in place when
+    it owns its memory: one temporary fewer. Without weights the factor is the scalar 1 / N
+    (the same number `ones / N` holds in every element), or nothing at all for sum and none.
+    """
+    gradient = per_sample.gradient
+    assert gradient is not None
+    if weights is None:
+        if reduction != "mean":
+            return gradient
+        factor: Any = 1.0 / weight_sum
+    else:
+        scale = weights / weight_sum if reduction == "mean" else weights
+        factor = scale.reshape((-1,) + (1,) * (gradient.ndim - 1))
+    own = (
+        gradient.dtype == np.float64
+        and gradient.flags.owndata
+        and gradient.flags.writeable
+        and gradient is not per_sample.losses
+        and gradient is not per_sample.elementwise
+    )
+    if own:
+        gradient *= factor
+        return gradient
+    scaled: FloatArray = gradient * factor
+    return scaled
 
 
 def _groups(
