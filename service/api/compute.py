@@ -1,10 +1,13 @@
 """The compute path of a request: document -> small fields + numpy arrays -> core -> bytes.
 
-Runs in the threadpool (the routes are plain `def`). The body is decoded once by the codec;
-pydantic validates the small fields against the loss's own model (array fields are skipped, see
-`schemas`); the wire layer counts every array's elements against max_elements and only then
-builds the numpy arrays; the core computes; the response document holds numpy arrays that the
-codec writes directly, or typed arrays.
+The body is decoded once by the codec (orjson or msgpack) and its bytes are freed; pydantic
+validates the small fields against the loss's own model (array fields are skipped, see `schemas`);
+the wire layer counts every array's elements against max_elements and only then builds the numpy
+arrays (`np.asarray` on lists, `np.frombuffer` views on typed arrays' bytes), after which the
+decoded lists are dropped before the core computes; the response document holds numpy arrays that
+the codec writes directly, or typed arrays.
+
+Runs in the threadpool (the routes are plain `def`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ..losses import (
     get_loss,
 )
 from ..wire import (
+    ArrayEncoding,
     ArrayInput,
     Codec,
     check_element_limit,
@@ -37,9 +41,14 @@ from ..wire import (
 from .deps import RawBody
 from .metrics import count_scored
 from .problems import ProblemException, validation_problem
-from .schemas import CommonRequest, EvaluateRequest, LossTerm
+from .schemas import CommonRequest, EvaluateRequest
 
-__all__ = ["compute_evaluate", "compute_loss", "result_document"]
+__all__ = [
+    "Reply",
+    "compute_evaluate",
+    "compute_loss",
+    "result_document",
+]
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -55,9 +64,23 @@ class Arrays:
     regularization: Regularization | None
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What shapes a response document: the codec and the request's output options."""
+
+    codec: Codec
+    array_encoding: ArrayEncoding
+    gradient: bool
+
+    @classmethod
+    def of(cls, raw: RawBody, request: CommonRequest) -> Reply:
+        return cls(raw.response_codec, request.array_encoding.value, request.gradient)
+
+
 def parse_request(raw: RawBody, model: type[Model]) -> Model:
-    """Decode the body and validate its small fields against `model`."""
+    """Decode the body, free its bytes, and validate the small fields against `model`."""
     document = raw.codec.decode(raw.data)
+    raw.release()
     if not isinstance(document, dict):
         kind = "an array" if isinstance(document, list) else type(document).__name__
         raise ProblemException(
@@ -124,12 +147,12 @@ def read_arrays(request: CommonRequest, max_elements: int) -> Arrays:
 
 
 def result_document(
-    result: LossResult, request: CommonRequest, codec: Codec, *, weight: float | None = None
+    result: LossResult, reply: Reply, *, weight: float | None = None
 ) -> dict[str, Any]:
     """The response fields of one result, in the contract's order; arrays per array_encoding."""
 
     def array(values: npt.NDArray[Any]) -> Any:
-        return encode_array(values, request.array_encoding.value, binary=codec.binary)
+        return encode_array(values, reply.array_encoding, binary=reply.codec.binary)
 
     document: dict[str, Any] = {"loss": result.loss}
     if weight is not None:
@@ -138,7 +161,7 @@ def result_document(
     document["value"] = result.value
     if result.losses is not None:
         document["losses"] = array(result.losses)
-    if request.gradient:
+    if reply.gradient:
         document["gradient"] = None if result.gradient is None else array(result.gradient)
     if result.per_output is not None:
         document["per_output"] = array(result.per_output)
@@ -165,8 +188,8 @@ def result_document(
     return document
 
 
-def _respond(raw: RawBody, document: Mapping[str, Any]) -> Response:
-    codec = raw.response_codec
+def _respond(reply: Reply, document: Mapping[str, Any]) -> Response:
+    codec = reply.codec
     return Response(codec.encode(document), media_type=codec.media_type)
 
 
@@ -187,36 +210,35 @@ def compute_loss(
     """POST /v1/losses/{name}: one loss."""
     request = parse_request(raw, model)
     arrays = read_arrays(request, max_elements)
+    options = _options(request, arrays)
     params = {
         field: getattr(request, field)
         for field in model.model_fields
         if field not in CommonRequest.model_fields
     }
-    result = evaluate(
-        name, arrays.predictions, arrays.targets, **_options(request, arrays), **params
-    )
+    reply = Reply.of(raw, request)
+    # The decoded lists of a JSON body (a Python float per element) are not needed any more.
+    del request
+    result = evaluate(name, arrays.predictions, arrays.targets, **options, **params)
     count_scored([name], arrays.predictions.size)
-    return _respond(raw, result_document(result, request, raw.response_codec))
+    return _respond(reply, result_document(result, reply))
 
 
 def compute_evaluate(raw: RawBody, max_elements: int) -> Response:
     """POST /v1/evaluate: several losses over one payload, and their weighted total."""
     request = parse_request(raw, EvaluateRequest)
     arrays = read_arrays(request, max_elements)
-    terms: list[LossTerm] = list(request.losses)
-    composite: CompositeResult = evaluate_many(
-        [term.model_dump() for term in terms],
-        arrays.predictions,
-        arrays.targets,
-        **_options(request, arrays),
-    )
+    options = _options(request, arrays)
+    terms = [term.model_dump() for term in request.losses]
+    reply = Reply.of(raw, request)
+    del request
+    composite: CompositeResult = evaluate_many(terms, arrays.predictions, arrays.targets, **options)
     count_scored([result.loss for result in composite.results], arrays.predictions.size)
-    codec = raw.response_codec
     document = {
         "results": [
-            result_document(result, request, codec, weight=weight)
+            result_document(result, reply, weight=weight)
             for result, weight in zip(composite.results, composite.weights, strict=True)
         ],
-        "total": result_document(composite.total, request, codec),
+        "total": result_document(composite.total, reply),
     }
-    return _respond(raw, document)
+    return _respond(reply, document)

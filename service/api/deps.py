@@ -29,6 +29,11 @@ class RawBody:
     codec: Codec
     response_codec: Codec
 
+    def release(self) -> None:
+        """Free the body's bytes once decoded: the document no longer needs them, and a large
+        request then holds its decoded form alone while it is computed."""
+        self.data.clear()
+
 
 async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""

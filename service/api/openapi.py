@@ -23,12 +23,19 @@ DESCRIPTION = """Loss values, gradients and mergeable aggregates over HTTP.
 Every loss of the catalogue is an operation of its own (`POST /v1/losses/{name}`) with its
 parameters as top-level fields; `POST /v1/evaluate` scores several losses over one payload and
 their weighted total. Arrays travel as nested JSON lists (null is NaN) or as typed arrays
-`{dtype, shape, data}` with base64 little-endian bytes; request bodies may be gzip-compressed.
-Every error is an RFC 9457 `application/problem+json` document.
+`{dtype, shape, data}` with base64 little-endian bytes.
+
+The same requests and responses also travel as MessagePack (`Content-Type:
+application/msgpack`, and `Accept: application/msgpack` for the response), typed arrays then
+carrying their raw bytes (bin) instead of base64: the compact form for millions of values.
+Request bodies may be gzip-compressed (`Content-Encoding: gzip`). Every error is an RFC 9457
+`application/problem+json` document, whatever the request's format.
 
 The service is open by default; when its operator sets `LOSS_SERVICE_API_KEYS`, every `/v1`
 operation needs `X-API-Key: <key>` or `Authorization: Bearer <key>` (a missing or wrong key is a
 401). `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and `/docs` stay open."""
+
+MSGPACK = "application/msgpack"
 
 
 def _request_models() -> list[type[BaseModel]]:
@@ -53,6 +60,7 @@ def build_openapi(app: FastAPI, settings: Settings, version: str) -> dict[str, A
             raise RuntimeError(f"two different schemas named {name}")
         schemas[name] = schema
     _drop_framework_validation_error(spec)
+    _add_msgpack(spec)
     _add_api_key(spec, required=bool(settings.api_keys))
     spec["components"]["schemas"] = dict(sorted(schemas.items()))
     return spec
@@ -69,6 +77,20 @@ def _drop_framework_validation_error(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+
+
+def _add_msgpack(spec: dict[str, Any]) -> None:
+    """Every operation that reads a JSON body reads MessagePack too, and answers it in
+    MessagePack when asked: the same schemas, listed under application/msgpack."""
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            body = operation.get("requestBody", {}).get("content", {})
+            if "application/json" not in body:
+                continue
+            body[MSGPACK] = {"schema": body["application/json"]["schema"]}
+            answer = operation.get("responses", {}).get("200", {}).get("content", {})
+            if "application/json" in answer:
+                answer[MSGPACK] = {"schema": answer["application/json"]["schema"]}
 
 
 def _add_api_key(spec: dict[str, Any], *, required: bool) -> None:

@@ -49,14 +49,16 @@ class NanPolicy(StrEnum):
 
 
 class ArrayEncoding(StrEnum):
-    """How the response carries arrays: nested JSON lists, or base64 TypedArrays."""
+    """How the response carries arrays: nested lists, or TypedArrays (base64 in JSON, raw bytes
+    in MessagePack)."""
 
     JSON = "json"
     BASE64 = "base64"
 
 
 class TypedArray(BaseModel):
-    """A typed array: C-order little-endian bytes, base64-encoded, with dtype and shape."""
+    """A typed array: C-order little-endian bytes, base64-encoded (raw bytes in MessagePack),
+    with dtype and shape."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -64,7 +66,10 @@ class TypedArray(BaseModel):
         description="Element type; the bytes are little-endian"
     )
     shape: list[Annotated[int, Field(ge=0)]] = Field(description="Dimensions, e.g. [N] or [N, K]")
-    data: str = Field(description="base64 (RFC 4648, padded) of the C-order bytes")
+    data: str = Field(
+        description="base64 (RFC 4648, padded) of the C-order bytes; in MessagePack, the bytes "
+        "themselves (bin)"
+    )
 
 
 # At least one sample (and one column): the core refuses empty arrays, so the spec says so too.
@@ -132,7 +137,8 @@ class CommonRequest(BaseModel):
     array_encoding: ArrayEncoding = Field(
         default=ArrayEncoding.JSON,
         strict=False,
-        description="Response arrays as nested lists (json) or TypedArrays",
+        description="Response arrays as nested lists (json) or TypedArrays (base64: base64 text "
+        "in JSON, raw bytes in MessagePack)",
     )
     group_by: KeysField | None = Field(
         default=None, description="(N,) segment keys, strings or integers: per-group aggregates"

@@ -13,8 +13,23 @@ from .arrays import (
     inspect_array,
     inspect_keys,
 )
-from .body import GzipDecoder, check_content_length, content_coding, read_body
-from .codecs import CODECS, JSON, Codec, JsonCodec, codec_for_accept, codec_for_content_type
+from .body import (
+    GzipDecoder,
+    check_content_length,
+    content_coding,
+    read_body,
+)
+from .codecs import (
+    CODECS,
+    JSON,
+    MSGPACK,
+    Codec,
+    JsonCodec,
+    MsgpackCodec,
+    codec_for_accept,
+    codec_for_content_type,
+    pack_float_array,
+)
 from .errors import (
     ArrayFormatError,
     BodyTooLargeError,
@@ -28,6 +43,7 @@ __all__ = [
     "CODECS",
     "DTYPES",
     "JSON",
+    "MSGPACK",
     "ArrayEncoding",
     "ArrayFormatError",
     "ArrayInput",
@@ -36,6 +52,7 @@ __all__ = [
     "GzipDecoder",
     "JsonCodec",
     "MalformedBodyError",
+    "MsgpackCodec",
     "TooManyElementsError",
     "UnsupportedMediaTypeError",
     "WireError",
@@ -47,5 +64,6 @@ __all__ = [
     "encode_array",
     "inspect_array",
     "inspect_keys",
+    "pack_float_array",
     "read_body",
 ]

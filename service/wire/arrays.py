@@ -4,12 +4,13 @@ In: a nested list of numbers (null read as NaN) becomes float64 through one `np.
 array `{dtype, shape, data}` becomes a view of its bytes through `np.frombuffer`, after its byte
 count is checked against dtype and shape. Sizes are known before any conversion, so the element
 limit is applied before a single array is built (`inspect_array`, then `ArrayInput.to_numpy`).
-Out: an array is left to the codec (orjson writes numpy natively) or wrapped as a typed array.
+Out: an array is left to the codec (orjson writes numpy natively, MessagePack through numpy) or
+wrapped as a typed array whose data is base64 text (JSON) or a view of the array's bytes
+(MessagePack), with no copy of the array before the codec writes it.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import itertools
 import math
@@ -94,7 +95,8 @@ class ArrayInput:
             raw = data
         else:
             raise ArrayFormatError(
-                f"{name}.data is {type(data).__name__}; expected base64 text",
+                f"{name}.data is {type(data).__name__}; expected base64 text (or raw bytes in "
+                "MessagePack)",
                 loc=(*self.loc, "data"),
             )
         needed = self.size * self.dtype.itemsize
@@ -195,9 +197,9 @@ def inspect_array(value: Any, loc: tuple[str | int, ...], *, keys: bool = False)
 
     keys: the field holds group keys (strings or integers), not numbers.
     """
-    name = _name(loc)
     if isinstance(value, list):
         return ArrayInput(loc, value, _list_size(value), keys=keys)
+    name = _name(loc)
     if isinstance(value, dict):
         return _inspect_typed(value, loc, name, keys=keys)
     if value is None:
@@ -257,13 +259,15 @@ def check_element_limit(arrays: Sequence[ArrayInput], limit: int) -> None:
 
 def encode_array(array: npt.NDArray[Any], encoding: ArrayEncoding, *, binary: bool) -> Any:
     """An array for a response document: the array itself (the codec writes nested lists), or a
-    typed array `{dtype, shape, data}` with base64 text (`binary=False`) or raw bytes."""
+    typed array `{dtype, shape, data}` with base64 text (`binary=False`) or a read-only view of
+    the little-endian float64 bytes (`binary=True`: the codec copies them once, into its output).
+    """
     contiguous = np.ascontiguousarray(array, dtype=DTYPES["float64"])
     if encoding == "json":
         return contiguous
-    raw = contiguous.tobytes()
+    raw = contiguous.data.cast("B").toreadonly()
     return {
         "dtype": "float64",
         "shape": list(contiguous.shape),
-        "data": raw if binary else base64.b64encode(raw).decode("ascii"),
+        "data": raw if binary else binascii.b2a_base64(raw, newline=False).decode("ascii"),
     }

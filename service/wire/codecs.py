@@ -1,8 +1,9 @@
-"""Document codecs by media type: JSON today (orjson), a slot for MessagePack (issue 4).
+"""Document codecs by media type: JSON (orjson) and MessagePack (msgpack).
 
 A codec turns a request body into Python objects (dicts, lists, numbers, strings; a typed array's
 `data` as base64 text or raw bytes) and a response document into bytes. Response documents may
-hold numpy arrays, which a codec writes without `tolist()`.
+hold numpy arrays, which a codec writes without `tolist()`: orjson natively, MessagePack by
+writing the float64 array's bytes in MessagePack's own layout with numpy (`pack_float_array`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import msgpack
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from .errors import MalformedBodyError, UnsupportedMediaTypeError
@@ -17,11 +21,15 @@ from .errors import MalformedBodyError, UnsupportedMediaTypeError
 __all__ = [
     "CODECS",
     "JSON",
+    "MSGPACK",
     "Codec",
     "JsonCodec",
+    "MsgpackCodec",
     "codec_for_accept",
     "codec_for_content_type",
     "media_type",
+    "pack_float_array",
+    "quality",
 ]
 
 
@@ -70,8 +78,114 @@ class JsonCodec:
 
 JSON = JsonCodec()
 
-# Media type -> codec. Issue 4 adds application/msgpack here; nothing else changes.
-CODECS: dict[str, Codec] = {JSON.media_type: JSON}
+# One MessagePack float 64: the 0xcb marker, then the big-endian IEEE 754 double.
+_PACKED_FLOAT = np.dtype([("marker", "u1"), ("value", ">f8")])
+
+
+def _array_header(length: int) -> bytes:
+    """The MessagePack header of an array of `length` items (fixarray, array 16 or array 32)."""
+    if length < 16:
+        return bytes((0x90 | length,))
+    if length < 2**16:
+        return b"\xdc" + length.to_bytes(2, "big")
+    return b"\xdd" + length.to_bytes(4, "big")
+
+
+def _bin_header(length: int) -> bytes:
+    """The MessagePack header of `length` raw bytes (bin 8, bin 16 or bin 32)."""
+    if length < 2**8:
+        return b"\xc4" + length.to_bytes(1, "big")
+    if length < 2**16:
+        return b"\xc5" + length.to_bytes(2, "big")
+    return b"\xc6" + length.to_bytes(4, "big")
+
+
+def pack_float_array(array: npt.NDArray[Any]) -> bytes:
+    """A (N,) or (N, K) array as nested MessagePack arrays of float 64, written by numpy: the
+    same bytes as `msgpack.packb(array.tolist())`, without a Python float per element."""
+    return b"".join(_float_array_pieces(array))
+
+
+def _float_array_pieces(array: npt.NDArray[Any]) -> list[bytes | memoryview]:
+    values = np.asarray(array, dtype=np.float64)
+    if values.ndim == 1:
+        items = np.empty(values.shape, dtype=_PACKED_FLOAT)
+        items["marker"] = 0xCB
+        items["value"] = values
+        return [_array_header(len(values)), items.data.cast("B")]
+    if values.ndim == 2:
+        # Every row has the same header, so the rows are records of (header, K floats).
+        rows, columns = values.shape
+        header = np.frombuffer(_array_header(columns), dtype=np.uint8)
+        record = np.dtype([("header", "u1", (len(header),)), ("items", _PACKED_FLOAT, (columns,))])
+        packed = np.empty(rows, dtype=record)
+        packed["header"] = header
+        packed["items"]["marker"] = 0xCB
+        packed["items"]["value"] = values
+        return [_array_header(rows), packed.data.cast("B")]
+    return [msgpack.packb(values.tolist())]
+
+
+@dataclass(frozen=True)
+class MsgpackCodec:
+    """MessagePack through msgpack: typed arrays carry raw bytes (bin), not base64.
+
+    Decoding copies each bin once into a bytes object, which `np.frombuffer` then views. Encoding
+    writes numpy arrays with `pack_float_array` and large raw bytes without packing them twice:
+    the document is packed piece by piece and joined once.
+    """
+
+    media_type: str = "application/msgpack"
+    binary: bool = True
+
+    def decode(self, body: bytes | bytearray) -> Any:
+        try:
+            return msgpack.unpackb(body, raw=False, strict_map_key=True)
+        except (ValueError, TypeError) as error:
+            reason = str(error) or type(error).__name__
+            raise MalformedBodyError(f"the body is not valid MessagePack: {reason}") from None
+
+    def encode(self, document: Any) -> bytes:
+        pieces: list[bytes | memoryview] = []
+        _pack_into(pieces, document, msgpack.Packer(autoreset=True))
+        return b"".join(pieces)
+
+
+# Raw bytes larger than this are joined into the output as they are, not copied by the packer.
+_LARGE_BIN = 4096
+
+
+def _pack_into(pieces: list[bytes | memoryview], value: Any, packer: msgpack.Packer) -> None:
+    if isinstance(value, dict):
+        pieces.append(packer.pack_map_header(len(value)))
+        for key, item in value.items():
+            pieces.append(packer.pack(key))
+            _pack_into(pieces, item, packer)
+    elif isinstance(value, list | tuple):
+        pieces.append(packer.pack_array_header(len(value)))
+        for item in value:
+            _pack_into(pieces, item, packer)
+    elif isinstance(value, np.ndarray):
+        pieces.extend(_float_array_pieces(value))
+    elif isinstance(value, memoryview | bytes | bytearray) and len(value) > _LARGE_BIN:
+        data = memoryview(value).cast("B")
+        pieces.append(_bin_header(len(data)))
+        pieces.append(data)
+    else:
+        pieces.append(packer.pack(value))
+
+
+MSGPACK = MsgpackCodec()
+
+# Media type -> codec. application/msgpack is the one documented; the older unregistered and the
+# vendor spellings are read as well.
+CODECS: dict[str, Codec] = {
+    JSON.media_type: JSON,
+    MSGPACK.media_type: MSGPACK,
+    "application/x-msgpack": MSGPACK,
+    "application/vnd.msgpack": MSGPACK,
+}
+_DOCUMENTED = (JSON.media_type, MSGPACK.media_type)
 
 
 def media_type(header: str | None) -> str:
@@ -86,7 +200,7 @@ def codec_for_content_type(header: str | None) -> Codec:
         return JSON
     codec = CODECS.get(kind)
     if codec is None:
-        accepted = ", ".join(CODECS)
+        accepted = ", ".join(_DOCUMENTED)
         raise UnsupportedMediaTypeError(
             f"Content-Type = {header!r}; expected one of: {accepted} "
             "(a gzip body says so with Content-Encoding: gzip)",
@@ -95,10 +209,26 @@ def codec_for_content_type(header: str | None) -> Codec:
     return codec
 
 
+def quality(entry: str) -> float:
+    """The q parameter of one Accept or Accept-Encoding entry (1 when absent or unreadable)."""
+    for parameter in entry.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 1.0
+    return 1.0
+
+
 def codec_for_accept(header: str | None) -> Codec:
-    """The codec for a response, from the Accept header: the first known type, else JSON."""
+    """The codec for a response, from the Accept header: the known type of highest quality (the
+    first listed among equals), else JSON; errors are problem+json whatever the header says."""
+    best: Codec = JSON
+    best_quality = 0.0
     for entry in (header or "").split(","):
         codec = CODECS.get(media_type(entry))
-        if codec is not None:
-            return codec
-    return JSON
+        weight = quality(entry)
+        if codec is not None and weight > best_quality:
+            best, best_quality = codec, weight
+    return best

@@ -11,6 +11,7 @@ Two runs keep it within ~30 s on two cores while generating well over 1,000 case
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +22,8 @@ import pytest
 from .conftest import LiveServer
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
+# MessagePack bodies and responses: the spec lists application/msgpack beside application/json.
+HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 FUZZING_EXAMPLES = 25  # per operation and mode: ~1,000 cases over the 50 operations
 # float parameter with bounds (huber); int, nullable and list parameters (sparse cce); nullable
 # float and booleans (binary focal); the catalogue, a path parameter and the probes.
@@ -57,6 +60,7 @@ def schemathesis(live: LiveServer, cwd: Path, *args: str) -> tuple[int, str]:
             *args,
         ],
         cwd=cwd,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
         capture_output=True,
         text=True,
         timeout=RUN_SECONDS,

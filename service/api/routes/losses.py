@@ -62,7 +62,7 @@ def request_body(model: type[CommonRequest], example: Any) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
-            "description": "JSON, optionally with Content-Encoding: gzip",
+            "description": "JSON or MessagePack, optionally with Content-Encoding: gzip",
             "content": {
                 JSON: {
                     "schema": {"$ref": f"#/components/schemas/{model.__name__}"},
