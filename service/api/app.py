@@ -16,6 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
+from .compression import GzipResponses
 from .metrics import Metrics
 from .middleware import RequestContextMiddleware
 from .openapi import TITLE, build_openapi
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evaluate.router)
     app.include_router(operations.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(GzipResponses)
     install_handlers(app)
     if settings.cors_origins:
         # Off unless configured: without it browsers keep other origins' pages out.

@@ -28,7 +28,8 @@ their weighted total. Arrays travel as nested JSON lists (null is NaN) or as typ
 The same requests and responses also travel as MessagePack (`Content-Type:
 application/msgpack`, and `Accept: application/msgpack` for the response), typed arrays then
 carrying their raw bytes (bin) instead of base64: the compact form for millions of values.
-Request bodies may be gzip-compressed (`Content-Encoding: gzip`). Every error is an RFC 9457
+Request bodies may be gzip-compressed (`Content-Encoding: gzip`); responses of 1 KiB or more are
+gzip-compressed when the request sends `Accept-Encoding: gzip`. Every error is an RFC 9457
 `application/problem+json` document, whatever the request's format.
 
 The service is open by default; when its operator sets `LOSS_SERVICE_API_KEYS`, every `/v1`

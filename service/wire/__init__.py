@@ -14,7 +14,10 @@ from .arrays import (
     inspect_keys,
 )
 from .body import (
+    RESPONSE_GZIP_LEVEL,
+    RESPONSE_GZIP_MIN_BYTES,
     GzipDecoder,
+    accepts_gzip,
     check_content_length,
     content_coding,
     read_body,
@@ -44,6 +47,8 @@ __all__ = [
     "DTYPES",
     "JSON",
     "MSGPACK",
+    "RESPONSE_GZIP_LEVEL",
+    "RESPONSE_GZIP_MIN_BYTES",
     "ArrayEncoding",
     "ArrayFormatError",
     "ArrayInput",
@@ -56,6 +61,7 @@ __all__ = [
     "TooManyElementsError",
     "UnsupportedMediaTypeError",
     "WireError",
+    "accepts_gzip",
     "check_content_length",
     "check_element_limit",
     "codec_for_accept",
