@@ -5,19 +5,27 @@ validates the small fields against the loss's own model (array fields are skippe
 the wire layer counts every array's elements against max_elements and only then builds the numpy
 arrays (`np.asarray` on lists, `np.frombuffer` views on typed arrays' bytes), after which the
 decoded lists are dropped before the core computes; the response document holds numpy arrays that
-the codec writes directly, or typed arrays.
+the codec writes directly, or typed arrays. Large responses are gzip-compressed by the app's
+middleware when accepted.
 
-Runs in the threadpool (the routes are plain `def`).
+The compute routes are `ComputeRoute`s: FastAPI documents them like any route, but each request
+runs through a lean handler that calls the routes' fixed dependencies itself and runs the
+plain-`def` endpoint in the threadpool when the body is large, inline on the event loop when it
+is small (see `ComputeRoute`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy.typing as npt
+from fastapi import Request
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ..losses import (
@@ -38,12 +46,14 @@ from ..wire import (
     inspect_array,
     inspect_keys,
 )
-from .deps import RawBody
+from .deps import RawBody, get_settings, raw_body, require_api_key
 from .metrics import count_scored
 from .problems import ProblemException, validation_problem
 from .schemas import CommonRequest, EvaluateRequest
 
 __all__ = [
+    "INLINE_BODY_BYTES",
+    "ComputeRoute",
     "Reply",
     "compute_evaluate",
     "compute_loss",
@@ -204,6 +214,12 @@ def _options(request: CommonRequest, arrays: Arrays) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _param_fields(model: type[CommonRequest]) -> tuple[str, ...]:
+    """The loss's own parameters: the fields `model` adds to the common ones."""
+    return tuple(field for field in model.model_fields if field not in CommonRequest.model_fields)
+
+
 def compute_loss(
     name: str, model: type[CommonRequest], raw: RawBody, max_elements: int
 ) -> Response:
@@ -211,11 +227,7 @@ def compute_loss(
     request = parse_request(raw, model)
     arrays = read_arrays(request, max_elements)
     options = _options(request, arrays)
-    params = {
-        field: getattr(request, field)
-        for field in model.model_fields
-        if field not in CommonRequest.model_fields
-    }
+    params = {field: getattr(request, field) for field in _param_fields(model)}
     reply = Reply.of(raw, request)
     # The decoded lists of a JSON body (a Python float per element) are not needed any more.
     del request
@@ -242,3 +254,35 @@ def compute_evaluate(raw: RawBody, max_elements: int) -> Response:
         "total": result_document(composite.total, reply),
     }
     return _respond(reply, document)
+
+
+# Bodies up to this size are computed on the event loop: decoding and scoring a few thousand
+# values takes well under a millisecond, less than the threadpool's hand-over costs in CPU and
+# latency; larger ones go to the threadpool so that the loop keeps serving other requests.
+INLINE_BODY_BYTES = 64 * 1024
+
+
+class ComputeRoute(APIRoute):
+    """A compute route: documented by FastAPI like any route, served by a lean handler.
+
+    Every compute endpoint is `endpoint(raw, settings)` behind the API key check: the handler
+    calls those dependencies (`deps.get_settings`, `deps.require_api_key`, `deps.raw_body`)
+    directly rather than through FastAPI's per-request dependency solving, which costs more than
+    scoring a small request, and runs the plain-`def` endpoint inline for a body of at most
+    `INLINE_BODY_BYTES`, in the threadpool for a larger one. The routes' declared dependencies
+    stay as they are, for the OpenAPI spec; tests/api/test_compute_dispatch.py checks that they
+    are exactly these.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint: Callable[..., Response] = self.endpoint
+
+        async def handler(request: Request) -> Response:
+            settings = await get_settings(request)
+            await require_api_key(request, settings)
+            raw = await raw_body(request, settings)
+            if len(raw.data) <= INLINE_BODY_BYTES:
+                return endpoint(raw=raw, settings=settings)
+            return await run_in_threadpool(endpoint, raw=raw, settings=settings)
+
+        return handler

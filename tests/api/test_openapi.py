@@ -196,7 +196,8 @@ def test_docs_reference_no_external_host(client: ApiClient) -> None:
 
 
 def test_compute_routes_run_in_the_threadpool() -> None:
-    """Routes doing numpy work are plain functions: FastAPI runs them in its threadpool."""
+    """Routes doing numpy work are plain functions, run in the threadpool: by FastAPI, or by
+    ComputeRoute for bodies above INLINE_BODY_BYTES (tests/api/test_compute_dispatch.py)."""
     import inspect
 
     from fastapi.routing import APIRoute

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
-from ..compute import compute_evaluate
+from ..compute import ComputeRoute, compute_evaluate
 from ..deps import RawBodyDep, SettingsDep, require_api_key
 from ..problems import problem_responses
 from ..schemas import EvaluateRequest, EvaluateResponse
@@ -13,7 +13,12 @@ from .losses import request_body
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["evaluate"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/v1",
+    tags=["evaluate"],
+    dependencies=[Depends(require_api_key)],
+    route_class=ComputeRoute,
+)
 
 
 @router.post(

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from ...catalogue import catalogue, catalogue_entry
 from ...losses import LOSSES, LossSpec, get_loss
-from ..compute import compute_loss
+from ..compute import ComputeRoute, compute_loss
 from ..deps import RawBodyDep, SettingsDep, require_api_key
 from ..problems import problem_responses
 from ..schemas import REQUEST_MODELS, CommonRequest, LossCatalogue, LossEntry, LossResponse
@@ -138,10 +138,16 @@ for _spec in LOSSES.values():
         response_model=LossResponse,
         responses=COMPUTE_ERRORS,
         openapi_extra=request_body(REQUEST_MODELS[_spec.name], dict(_spec.example)),
+        route_class_override=ComputeRoute,
     )
     for _alias in _spec.aliases:
         router.add_api_route(
-            f"/{_alias}", _compute, methods=["POST"], name=_alias, include_in_schema=False
+            f"/{_alias}",
+            _compute,
+            methods=["POST"],
+            name=_alias,
+            include_in_schema=False,
+            route_class_override=ComputeRoute,
         )
 
 
