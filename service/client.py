@@ -4,27 +4,41 @@
         result = client.evaluate("huber", predictions, targets, delta=2.0)
         result.value, result.gradient
 
-Large arrays travel as base64 typed arrays (and come back as such) above `typed_threshold`
-elements; errors are raised as `LossServiceError` carrying the problem details. Pass
+Arrays above `typed_threshold` elements travel as typed arrays and come back as such. The wire
+format is `wire`: "json" (typed arrays as base64 text), "msgpack" (MessagePack, typed arrays as
+raw bytes) or "auto" (the default): MessagePack when an array is above the threshold, JSON
+otherwise; a server that does not read MessagePack (415) is then asked in JSON from there on.
+`compress=True` gzips request bodies of 1 KiB or more and accepts gzip responses, for slow links;
+by default responses come uncompressed, which is faster where the network is (loopback, a LAN).
+Errors are raised as `LossServiceError` carrying the problem details. Pass
 `transport=httpx.ASGITransport(app)` to run against an app in-process.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
-from typing import Any
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 import httpx
+import msgpack
 import numpy as np
 import orjson
 
 from .losses import CompositeResult, Group, LossResult, Regularization
 
-__all__ = ["DEFAULT_TIMEOUT", "AsyncLossClient", "LossClient", "LossServiceError"]
+__all__ = ["DEFAULT_TIMEOUT", "AsyncLossClient", "LossClient", "LossServiceError", "Wire"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_TYPED_THRESHOLD = 4096
+Wire = Literal["auto", "json", "msgpack"]
+JSON = "application/json"
+MSGPACK = "application/msgpack"
+# Request bodies from this size on are gzip-compressed with compress=True; level 1 keeps most of
+# the gain on digits at a fraction of the CPU (bench/README.md).
+COMPRESS_MIN_BYTES = 1024
+COMPRESS_LEVEL = 1
 _DTYPES = {"float32": "<f4", "float64": "<f8", "int32": "<i4", "int64": "<i8"}
 _ARRAY_FIELDS = ("losses", "gradient", "per_output", "weights_gradient")
 
@@ -43,14 +57,15 @@ class LossServiceError(Exception):
         super().__init__(f"{status} {self.title}: {self.detail}")
 
 
-def encode_array(values: Any, threshold: int) -> Any:
-    """Nested lists for small arrays; a base64 typed array above `threshold` elements."""
+def encode_array(values: Any, threshold: int, *, binary: bool = False) -> Any:
+    """Nested lists for small arrays; a typed array above `threshold` elements, its data base64
+    text (JSON) or, with `binary`, the raw bytes (MessagePack)."""
     array = np.asarray(values)
     if array.dtype.kind in "US":
         return array.tolist()
     if array.size <= threshold:
-        if array.dtype.kind != "f":
-            return array.tolist()
+        if array.dtype.kind != "f" or binary:
+            return array.tolist()  # MessagePack carries NaN as it is
         # JSON has no NaN: a missing value travels as null, which the service reads as NaN.
         elements = array.astype(object)
         elements[np.isnan(array)] = None
@@ -59,18 +74,21 @@ def encode_array(values: Any, threshold: int) -> Any:
         array = array.astype("<i8") if array.dtype.kind != "b" else array.astype("<i4")
         dtype = "int64" if array.dtype == np.dtype("<i8") else "int32"
     else:
-        array = array.astype("<f8")
+        array = array.astype("<f8", copy=False)
         dtype = "float64"
-    data = base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+    raw = np.ascontiguousarray(array).data.cast("B")
+    data: Any = raw if binary else base64.b64encode(raw).decode("ascii")
     return {"dtype": dtype, "shape": list(array.shape), "data": data}
 
 
 def decode_array(value: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """A response array (nested lists with null as NaN, or a typed array) as float64 numpy."""
+    """A response array (nested lists with null as NaN, or a typed array with base64 text or raw
+    bytes) as a float64 numpy array of its own."""
     if isinstance(value, Mapping):
-        raw = base64.b64decode(value["data"])
+        data = value["data"]
+        raw = data if isinstance(data, bytes | bytearray) else base64.b64decode(data)
         array = np.frombuffer(raw, dtype=_DTYPES[value["dtype"]]).reshape(value["shape"])
-        return array.astype(np.float64)
+        return array.astype(np.float64)  # a writable copy, not a view of the response
     return np.asarray(value, dtype=np.float64)
 
 
@@ -115,11 +133,24 @@ def _composite(body: Mapping[str, Any]) -> CompositeResult:
 class _Requests:
     """Request bodies and response handling shared by the sync and async clients."""
 
-    def __init__(self, typed_threshold: int) -> None:
+    def __init__(self, typed_threshold: int, wire: Wire, compress: bool) -> None:
+        if wire not in ("auto", "json", "msgpack"):
+            raise ValueError(f"wire = {wire!r}; expected auto, json or msgpack")
         self.typed_threshold = typed_threshold
+        self.wire = wire
+        self.compress = compress
+        self.msgpack_refused = False  # wire="auto" met a server without MessagePack
+
+    def binary(self, *arrays: Any) -> bool:
+        """Whether a request with these arrays goes as MessagePack."""
+        if self.wire != "auto":
+            return self.wire == "msgpack"
+        large = any(np.size(array) > self.typed_threshold for array in arrays)
+        return large and not self.msgpack_refused
 
     def common(
         self,
+        binary: bool,
         predictions: Any,
         targets: Any,
         sample_weight: Any,
@@ -129,7 +160,9 @@ class _Requests:
         group_by: Any,
         regularization: Regularization | Mapping[str, Any] | None,
     ) -> dict[str, Any]:
-        encode = self.encode
+        def encode(values: Any) -> Any:
+            return encode_array(values, self.typed_threshold, binary=binary)
+
         body: dict[str, Any] = {
             "predictions": encode(predictions),
             "targets": encode(targets),
@@ -156,17 +189,40 @@ class _Requests:
             }
         return body
 
-    def encode(self, values: Any) -> Any:
-        return encode_array(values, self.typed_threshold)
+    def content(self, body: Mapping[str, Any], binary: bool) -> dict[str, Any]:
+        """httpx request arguments: the body in MessagePack or in JSON (orjson: fast on large
+        lists), gzip-compressed with compress=True, and the matching headers."""
+        content: bytes
+        if binary:
+            content = msgpack.packb(body)
+            headers = {"Content-Type": MSGPACK, "Accept": MSGPACK}
+        else:
+            content = orjson.dumps(body)
+            headers = {"Content-Type": JSON, "Accept": JSON}
+        if self.compress:
+            headers["Accept-Encoding"] = "gzip"
+            if len(content) >= COMPRESS_MIN_BYTES:
+                gzip = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+                content = gzip.compress(content) + gzip.flush()
+                headers["Content-Encoding"] = "gzip"
+        else:
+            headers["Accept-Encoding"] = "identity"
+        return {"content": content, "headers": headers}
 
-    @staticmethod
-    def content(body: Mapping[str, Any]) -> dict[str, Any]:
-        """httpx request arguments for a JSON body encoded by orjson (fast on large lists)."""
-        return {"content": orjson.dumps(body), "headers": {"Content-Type": "application/json"}}
+    def refused(self, response: httpx.Response, binary: bool) -> bool:
+        """A MessagePack request that wire="auto" should repeat in JSON: the server does not
+        read MessagePack. Remembered, so that later requests go in JSON at once."""
+        if binary and self.wire == "auto" and response.status_code == 415:
+            self.msgpack_refused = True
+            return True
+        return False
 
     @staticmethod
     def checked(response: httpx.Response) -> Any:
+        media = response.headers.get("content-type", "").split(";", 1)[0].strip()
         if response.is_success:
+            if media == MSGPACK:
+                return msgpack.unpackb(response.content)
             return orjson.loads(response.content)
         try:
             problem = orjson.loads(response.content)
@@ -175,6 +231,9 @@ class _Requests:
         if not isinstance(problem, Mapping):
             problem = {"title": response.reason_phrase, "detail": str(problem)[:500]}
         raise LossServiceError(response.status_code, problem)
+
+
+Document = Callable[[bool], dict[str, Any]]
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
@@ -192,8 +251,10 @@ class LossClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         typed_threshold: int = DEFAULT_TYPED_THRESHOLD,
+        wire: Wire = "auto",
+        compress: bool = False,
     ) -> None:
-        self._requests = _Requests(typed_threshold)
+        self._requests = _Requests(typed_threshold, wire, compress)
         self._http = httpx.Client(
             base_url=base_url, timeout=timeout, transport=transport, headers=_headers(api_key)
         )
@@ -216,6 +277,12 @@ class LossClient:
         """One catalogue entry; aliases resolve."""
         return dict(self._requests.checked(self._http.get(f"/v1/losses/{name}")))
 
+    def _post(self, path: str, document: Document, binary: bool) -> Any:
+        response = self._http.post(path, **self._requests.content(document(binary), binary))
+        if self._requests.refused(response, binary):
+            response = self._http.post(path, **self._requests.content(document(False), False))
+        return self._requests.checked(response)
+
     def evaluate(
         self,
         name: str,
@@ -231,22 +298,23 @@ class LossClient:
         **params: Any,
     ) -> LossResult:
         """POST /v1/losses/{name}: one loss, its gradient and aggregates."""
-        body = self._requests.common(
-            predictions,
-            targets,
-            sample_weight,
-            reduction,
-            gradient,
-            nan_policy,
-            group_by,
-            regularization,
-        )
-        body.update(params)
-        return _result(
-            self._requests.checked(
-                self._http.post(f"/v1/losses/{name}", **self._requests.content(body))
+
+        def document(binary: bool) -> dict[str, Any]:
+            body = self._requests.common(
+                binary,
+                predictions,
+                targets,
+                sample_weight,
+                reduction,
+                gradient,
+                nan_policy,
+                group_by,
+                regularization,
             )
-        )
+            return {**body, **params}
+
+        binary = self._requests.binary(predictions, targets)
+        return _result(self._post(f"/v1/losses/{name}", document, binary))
 
     def evaluate_many(
         self,
@@ -262,20 +330,23 @@ class LossClient:
         regularization: Regularization | Mapping[str, Any] | None = None,
     ) -> CompositeResult:
         """POST /v1/evaluate: several losses over one payload and their weighted total."""
-        body = self._requests.common(
-            predictions,
-            targets,
-            sample_weight,
-            reduction,
-            gradient,
-            nan_policy,
-            group_by,
-            regularization,
-        )
-        body["losses"] = [dict(entry) for entry in losses]
-        return _composite(
-            self._requests.checked(self._http.post("/v1/evaluate", **self._requests.content(body)))
-        )
+
+        def document(binary: bool) -> dict[str, Any]:
+            body = self._requests.common(
+                binary,
+                predictions,
+                targets,
+                sample_weight,
+                reduction,
+                gradient,
+                nan_policy,
+                group_by,
+                regularization,
+            )
+            return {**body, "losses": [dict(entry) for entry in losses]}
+
+        binary = self._requests.binary(predictions, targets)
+        return _composite(self._post("/v1/evaluate", document, binary))
 
 
 class AsyncLossClient:
@@ -289,8 +360,10 @@ class AsyncLossClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         typed_threshold: int = DEFAULT_TYPED_THRESHOLD,
+        wire: Wire = "auto",
+        compress: bool = False,
     ) -> None:
-        self._requests = _Requests(typed_threshold)
+        self._requests = _Requests(typed_threshold, wire, compress)
         self._http = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, transport=transport, headers=_headers(api_key)
         )
@@ -313,6 +386,14 @@ class AsyncLossClient:
         """One catalogue entry; aliases resolve."""
         return dict(self._requests.checked(await self._http.get(f"/v1/losses/{name}")))
 
+    async def _post(self, path: str, document: Document, binary: bool) -> Any:
+        content = self._requests.content(document(binary), binary)
+        response = await self._http.post(path, **content)
+        if self._requests.refused(response, binary):
+            content = self._requests.content(document(False), False)
+            response = await self._http.post(path, **content)
+        return self._requests.checked(response)
+
     async def evaluate(
         self,
         name: str,
@@ -328,19 +409,23 @@ class AsyncLossClient:
         **params: Any,
     ) -> LossResult:
         """POST /v1/losses/{name}: one loss, its gradient and aggregates."""
-        body = self._requests.common(
-            predictions,
-            targets,
-            sample_weight,
-            reduction,
-            gradient,
-            nan_policy,
-            group_by,
-            regularization,
-        )
-        body.update(params)
-        response = await self._http.post(f"/v1/losses/{name}", **self._requests.content(body))
-        return _result(self._requests.checked(response))
+
+        def document(binary: bool) -> dict[str, Any]:
+            body = self._requests.common(
+                binary,
+                predictions,
+                targets,
+                sample_weight,
+                reduction,
+                gradient,
+                nan_policy,
+                group_by,
+                regularization,
+            )
+            return {**body, **params}
+
+        binary = self._requests.binary(predictions, targets)
+        return _result(await self._post(f"/v1/losses/{name}", document, binary))
 
     async def evaluate_many(
         self,
@@ -356,16 +441,20 @@ class AsyncLossClient:
         regularization: Regularization | Mapping[str, Any] | None = None,
     ) -> CompositeResult:
         """POST /v1/evaluate: several losses over one payload and their weighted total."""
-        body = self._requests.common(
-            predictions,
-            targets,
-            sample_weight,
-            reduction,
-            gradient,
-            nan_policy,
-            group_by,
-            regularization,
-        )
-        body["losses"] = [dict(entry) for entry in losses]
-        response = await self._http.post("/v1/evaluate", **self._requests.content(body))
-        return _composite(self._requests.checked(response))
+
+        def document(binary: bool) -> dict[str, Any]:
+            body = self._requests.common(
+                binary,
+                predictions,
+                targets,
+                sample_weight,
+                reduction,
+                gradient,
+                nan_policy,
+                group_by,
+                regularization,
+            )
+            return {**body, "losses": [dict(entry) for entry in losses]}
+
+        binary = self._requests.binary(predictions, targets)
+        return _composite(await self._post("/v1/evaluate", document, binary))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from service.api import create_app
-from service.client import AsyncLossClient, LossClient, LossServiceError, encode_array
+from service.client import AsyncLossClient, LossClient, LossServiceError, Wire, encode_array
 from service.config import Settings
 from service.losses import LOSSES, LossResult, evaluate, evaluate_many
 
@@ -23,12 +23,14 @@ T = TypeVar("T")
 RNG = np.random.default_rng(7)
 
 
-def run(call: Callable[[AsyncLossClient], Awaitable[T]], **settings: Any) -> T:
+def run(
+    call: Callable[[AsyncLossClient], Awaitable[T]], *, wire: Wire = "auto", **settings: Any
+) -> T:
     """Run one coroutine against a fresh in-process app."""
 
     async def main() -> T:
         transport = httpx.ASGITransport(app=create_app(Settings(**settings)))
-        async with AsyncLossClient("http://testserver", transport=transport) as client:
+        async with AsyncLossClient("http://testserver", transport=transport, wire=wire) as client:
             return await call(client)
 
     return asyncio.run(main())
@@ -60,7 +62,7 @@ def test_small_request_matches_the_core() -> None:
     assert_same(result, evaluate("huber", predictions, targets, delta=0.5))
 
 
-def test_large_arrays_travel_as_typed_arrays_both_ways() -> None:
+def test_large_arrays_travel_as_typed_arrays_both_ways_in_json() -> None:
     predictions = RNG.uniform(0.01, 0.99, size=(3000, 4))
     targets = (RNG.uniform(size=(3000, 4)) > 0.5).astype(np.float64)
     sent: list[bytes] = []
@@ -76,7 +78,7 @@ def test_large_arrays_travel_as_typed_arrays_both_ways() -> None:
         client._http.event_hooks = {"request": [record_request], "response": [record_response]}
         return await client.evaluate("bce", predictions, targets, reduction="none")
 
-    result = run(call)
+    result = run(call, wire="json")
     assert_same(result, evaluate("bce", predictions, targets, reduction="none"))
     assert b'"dtype":"float64"' in sent[0]
     assert b'"dtype":"float64"' in received[0]

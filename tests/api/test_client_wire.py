@@ -1,0 +1,131 @@
+"""service.client's wire formats: MessagePack for large arrays, JSON otherwise, a fallback when
+the server does not read MessagePack, and optional gzip both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+import pytest
+
+from service.api import create_app
+from service.client import AsyncLossClient, LossClient, LossServiceError, Wire
+from service.config import Settings
+from service.losses import evaluate
+
+from .support import PROBLEM
+
+MSGPACK_TYPE = "application/msgpack"
+RNG = np.random.default_rng(11)
+
+
+def test_client_picks_msgpack_for_large_arrays_and_json_for_small() -> None:
+    predictions, targets = RNG.normal(size=5000), RNG.normal(size=5000)
+    sent: list[httpx.Request] = []
+    received: list[httpx.Response] = []
+
+    async def main() -> tuple[Any, Any]:
+        transport = httpx.ASGITransport(app=create_app(Settings()))
+        async with AsyncLossClient("http://testserver", transport=transport) as client:
+
+            async def record_request(request: httpx.Request) -> None:
+                sent.append(request)
+
+            async def record_response(response: httpx.Response) -> None:
+                received.append(response)
+
+            client._http.event_hooks = {
+                "request": [record_request],
+                "response": [record_response],
+            }
+            large = await client.evaluate("mse", predictions, targets)
+            small = await client.evaluate("mse", predictions[:10], targets[:10])
+            return large, small
+
+    large, small = asyncio.run(main())
+    assert large.value == evaluate("mse", predictions, targets).value
+    np.testing.assert_array_equal(large.gradient, evaluate("mse", predictions, targets).gradient)
+    assert small.value == evaluate("mse", predictions[:10], targets[:10]).value
+    assert [r.headers["content-type"] for r in sent] == [MSGPACK_TYPE, "application/json"]
+    assert [r.headers["content-type"] for r in received] == [MSGPACK_TYPE, "application/json"]
+    assert [r.headers["accept-encoding"] for r in sent] == ["identity", "identity"]
+    assert b"float64" in sent[0].content
+    assert large.gradient is not None
+    assert large.gradient.flags.writeable
+
+
+def test_client_falls_back_to_json_when_msgpack_is_refused() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["content-type"])
+        if request.headers["content-type"] == MSGPACK_TYPE:
+            problem = {"title": "Unsupported media type", "detail": "expected application/json"}
+            return httpx.Response(415, json=problem, headers={"Content-Type": PROBLEM})
+        body = orjson.loads(request.content)
+        assert body["predictions"]["dtype"] == "float64"
+        return httpx.Response(
+            200,
+            json={
+                "loss": "mse",
+                "reduction": "mean",
+                "value": 1.0,
+                "count": 5000,
+                "weight_sum": 5000.0,
+                "loss_sum": 5000.0,
+                "omitted": 0,
+            },
+        )
+
+    with LossClient("http://x", transport=httpx.MockTransport(handler)) as client:
+        assert client.evaluate("mse", np.ones(5000), np.zeros(5000), gradient=False).value == 1.0
+        assert client.evaluate("mse", np.ones(5000), np.zeros(5000), gradient=False).value == 1.0
+    assert seen == [MSGPACK_TYPE, "application/json", "application/json"]
+
+    with (
+        LossClient("http://x", transport=httpx.MockTransport(handler), wire="msgpack") as client,
+        pytest.raises(LossServiceError) as refused,
+    ):
+        client.evaluate("mse", [1.0], [0.0])
+    assert refused.value.status == 415
+
+
+@pytest.mark.parametrize("wire", ["json", "msgpack"])
+@pytest.mark.parametrize("compress", [False, True])
+def test_client_wire_and_compress(wire: Wire, compress: bool) -> None:
+    predictions, targets = RNG.normal(size=3000), RNG.normal(size=3000)
+    expected = evaluate("mae", predictions, targets, reduction="sum")
+    sent: list[httpx.Request] = []
+
+    async def main() -> Any:
+        transport = httpx.ASGITransport(app=create_app(Settings()))
+        async with AsyncLossClient(
+            "http://testserver",
+            transport=transport,
+            wire=wire,
+            compress=compress,
+            typed_threshold=100,
+        ) as client:
+
+            async def record(request: httpx.Request) -> None:
+                sent.append(request)
+
+            client._http.event_hooks = {"request": [record], "response": []}
+            return await client.evaluate("mae", predictions, targets, reduction="sum")
+
+    result = asyncio.run(main())
+    assert result.value == expected.value
+    np.testing.assert_array_equal(result.gradient, expected.gradient)
+    headers = sent[0].headers
+    assert headers["content-type"] == {"json": "application/json", "msgpack": MSGPACK_TYPE}[wire]
+    assert headers.get("content-encoding") == ("gzip" if compress else None)
+    assert headers["accept-encoding"] == ("gzip" if compress else "identity")
+
+
+def test_client_refuses_an_unknown_wire() -> None:
+    with pytest.raises(ValueError, match="wire"):
+        LossClient(wire="xml")  # type: ignore[arg-type]
