@@ -7,7 +7,7 @@ LOCK := requirements/dev.lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck pytest lock openapi bench clean
+.PHONY: serve test lint typecheck pytest lock openapi bench bench-http clean
 .PHONY: deploy-tools lint-deploy container-test
 
 # The stamp is newer than the lock and pyproject once the venv matches them.
@@ -44,6 +44,10 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/core.py
+
+# The HTTP benchmark (bench/README.md): starts and stops its own servers on 127.0.0.1.
+bench-http: $(STAMP)
+	$(BIN)/python bench/http.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

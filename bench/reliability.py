@@ -24,6 +24,14 @@ not exit 0, or (soak) memory grew by more than `--max-rss-growth` percent.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this directory comes first on sys.path, and bench/http.py beside this file
+# would stand in for the standard library's http package, which httpx imports.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
 import argparse
 import asyncio
 import json
@@ -32,12 +40,10 @@ import platform
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx

@@ -1,0 +1,56 @@
+"""bench/http.py still runs end to end: tiny sizes, one run, short loads with its own Python load
+generator (no wrk needed), every server started and stopped by the script."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench" / "http.py"
+
+
+def test_bench_http_prints_every_measure() -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--n",
+            "2000",
+            "--repeat",
+            "1",
+            "--small",
+            "16",
+            "--concurrency",
+            "4",
+            "--duration",
+            "0.3",
+            "--no-wrk",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        cwd=ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    output = completed.stdout
+    for name in ("JSON lists", "base64 typed arrays", "MessagePack"):
+        row = next(line for line in output.splitlines() if line.startswith(f"| {name} |"))
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert all(float(cell.split()[0]) > 0 for cell in cells[3:6]), row
+    for measure in (
+        "1. JSON lists: service / floor",
+        "1. JSON lists: naive baseline / service",
+        "2. base64 typed arrays: service / floor",
+        "3. MessagePack: service / floor",
+        "4. 16 values at c=4: service / bare FastAPI",
+        "5. peak RSS (VmHWM) / JSON body",
+        "6. --workers 2 / --workers 1 (request 4)",
+    ):
+        assert f"| {measure} |" in output, measure
+    assert "(python)" in output
+    assert "cpu count" in output
+    assert re.search(r"load test failures \(non-2xx or socket errors\): 0\b", output)
