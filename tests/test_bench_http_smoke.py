@@ -40,7 +40,11 @@ def test_bench_http_prints_every_measure() -> None:
     for name in ("JSON lists", "base64 typed arrays", "MessagePack"):
         row = next(line for line in output.splitlines() if line.startswith(f"| {name} |"))
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        assert all(float(cell.split()[0]) > 0 for cell in cells[3:6]), row
+        service, floor, ratio = (float(cell.split()[0]) for cell in cells[3:6])
+        # At 2,000 values a floor may print as 0.0 ms; the ratio uses the unrounded times.
+        assert service > 0, row
+        assert floor >= 0, row
+        assert ratio > 0, row
     for measure in (
         "1. JSON lists: service / floor",
         "1. JSON lists: naive baseline / service",
