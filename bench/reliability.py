@@ -355,6 +355,14 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
             "peak": round(max(rss for _, rss in samples) / 2**20, 1),
             "growth_pct": round(100 * (final - baseline) / baseline, 2),
         }
+        # The curve: one sample per tenth of the run, to tell a plateau from a leak.
+        step = max(samples[-1][0] / 10, args.sample_every)
+        curve, due = [], 0.0
+        for at, rss in samples:
+            if at >= due:
+                curve.append([round(at), round(rss / 2**20, 1)])
+                due = at + step
+        result["rss_curve_s_mb"] = curve
     return result
 
 
@@ -376,6 +384,7 @@ def report(result: dict[str, Any]) -> None:
         print(f"  error {line}")
     if "rss_mb" in result:
         print(f"  rss (MB): {result['rss_mb']}")
+        print(f"  rss curve (s, MB): {result['rss_curve_s_mb']}")
     if "server_exit_code" in result:
         print(f"  server exit code after SIGTERM: {result['server_exit_code']}")
     print(json.dumps(result, sort_keys=True))

@@ -53,16 +53,12 @@ def test_a_declared_gibibyte_is_refused_at_once(live: LiveServer) -> None:
 
 
 def gzip_bomb(compressed_size: int) -> bytes:
-    """About `compressed_size` bytes of gzip holding ~1000 times as many zero bytes."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    """At least `compressed_size` bytes of gzip holding ~1000 times as many zero bytes: copies
+    of one member of 130 MiB of zeros (concatenated members are one gzip stream)."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     block = bytes(MIB)
-    parts = []
-    size = 0
-    while size < compressed_size:
-        part = compressor.compress(block)
-        parts.append(part)
-        size += len(part)
-    return b"".join(parts) + compressor.flush()
+    member = b"".join(compressor.compress(block) for _ in range(130)) + compressor.flush()
+    return member * -(-compressed_size // len(member))
 
 
 def read_status(pid: int) -> dict[str, int]:
