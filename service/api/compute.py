@@ -271,7 +271,8 @@ class ComputeRoute(APIRoute):
     scoring a small request, and runs the plain-`def` endpoint inline for a body of at most
     `INLINE_BODY_BYTES`, in the threadpool for a larger one. The routes' declared dependencies
     stay as they are, for the OpenAPI spec; tests/api/test_compute_dispatch.py checks that they
-    are exactly these.
+    are exactly these. Since FastAPI does not solve them here, `app.dependency_overrides` does
+    not reach these routes: override the settings through `create_app(settings)` instead.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
