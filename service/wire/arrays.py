@@ -72,8 +72,8 @@ class ArrayInput:
         except (ValueError, TypeError) as error:
             message = _explain_list(self.value, _name(self.loc), error)
             raise ArrayFormatError(message, loc=self.loc) from None
-        if array.ndim and _holds_bool(self.value, array.ndim):
-            not_numbers = ValueError("true and false are not numbers")
+        if array.ndim and not _only_numbers(self.value, array.ndim):
+            not_numbers = ValueError("only numbers and null are numbers")
             message = _explain_list(self.value, _name(self.loc), not_numbers)
             raise ArrayFormatError(message, loc=self.loc)
         return array
@@ -155,13 +155,27 @@ def _explain_list(value: Any, name: str, error: Exception) -> str:
     return f"{name} is not a rectangular array of numbers: {error}"
 
 
-def _holds_bool(value: Any, ndim: int) -> bool:
-    """Whether a nested list `ndim` deep holds a JSON true or false, which numpy would silently
-    read as 1 and 0. One C-level pass over the element types (~15 ns an element)."""
+def _element_types(value: Any, ndim: int) -> set[type]:
+    """The types of the elements of a nested list `ndim` deep: one C-level pass (~15 ns an
+    element)."""
     items: Iterable[Any] = value
     for _ in range(ndim - 1):
         items = itertools.chain.from_iterable(items)
-    return bool in set(map(type, items))
+    return set(map(type, items))
+
+
+def _holds_bool(value: Any, ndim: int) -> bool:
+    """Whether a nested list holds a JSON true or false, which numpy would read as 1 and 0."""
+    return bool in _element_types(value, ndim)
+
+
+_NUMBER_TYPES = frozenset({float, int, type(None)})
+
+
+def _only_numbers(value: Any, ndim: int) -> bool:
+    """Whether a nested list holds only numbers and null: numpy would also read true and false
+    as 1 and 0 and a numeric string such as "0" as a number."""
+    return _element_types(value, ndim) <= _NUMBER_TYPES
 
 
 def _is_number(item: Any) -> bool:

@@ -136,3 +136,17 @@ def test_gzip_decoder_in_small_pieces() -> None:
     assert bytes(decoder.finish()) == body
     with pytest.raises(BodyTooLargeError):
         GzipDecoder(len(body) - 1).feed(compressed)
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        (["0"], r"predictions\[0\] = '0'"),
+        ([1.0, "2.5"], r"predictions\[1\]"),
+        ([[1.0], ["x"]], r"predictions\[1\]\[0\]"),
+    ],
+)
+def test_strings_in_a_number_list_are_refused(value: object, where: str) -> None:
+    # numpy would read "0" as 0.0; JSON strings are not numbers.
+    with pytest.raises(ArrayFormatError, match=where):
+        inspect_array(value, ("body", "predictions")).to_numpy()
