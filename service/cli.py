@@ -69,6 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
             workers=workers,
             # After SIGTERM: stop accepting, give the requests in flight this long, then exit.
             timeout_graceful_shutdown=settings.shutdown_timeout,
+            timeout_keep_alive=settings.keep_alive_timeout,
             log_config=logging_config(settings),
             log_level=settings.log_level,
             access_log=False,  # the service logs each request itself, with its request id

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         description="Comma-separated origins (or a JSON list) that browsers may call the API "
         "from, e.g. `https://dashboard.example`; `*` for any. Empty: no CORS headers at all.",
     )
+    keep_alive_timeout: int = Field(
+        default=75,
+        ge=1,
+        description="Seconds an idle keep-alive connection stays open. Longer than the idle "
+        "timeout of the proxy in front (nginx's upstream keepalive: 60 s), so that the proxy, "
+        "not the service, closes idle connections and never reuses one the service just closed.",
+    )
     shutdown_timeout: int = Field(
         default=30,
         ge=0,

@@ -4,6 +4,7 @@ out of reprs and errors; and what `loss-service serve` sets up around uvicorn.""
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,25 @@ def test_serve_refuses_fewer_than_one_worker(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit):
         main(["serve", "--workers", "0"])
     assert "expected a number of workers >= 1, got 0" in capsys.readouterr().err
+
+
+def test_serve_hands_the_timeouts_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from service.cli import main
+
+    captured: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: captured.update(options))
+    monkeypatch.setenv("LOSS_SERVICE_KEEP_ALIVE_TIMEOUT", "90")
+    monkeypatch.setenv("LOSS_SERVICE_SHUTDOWN_TIMEOUT", "7")
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        assert main(["serve", "--port", "0"]) == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # serve installs its own SIGTERM handler
+    # Longer than nginx's 60 s upstream keep-alive by default; the proxy closes idle connections.
+    assert Settings().keep_alive_timeout == 90
+    assert captured["timeout_keep_alive"] == 90
+    assert captured["timeout_graceful_shutdown"] == 7
+    monkeypatch.delenv("LOSS_SERVICE_KEEP_ALIVE_TIMEOUT")
+    assert Settings().keep_alive_timeout == 75
