@@ -4,41 +4,18 @@ httpx's ASGI transport (no sockets), called synchronously through an anyio porta
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import Any
 
-import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from fastapi import FastAPI
+from api.support import PROBLEM, ApiClient
 
 from service.api import create_app
 from service.config import Settings
 
-PROBLEM = "application/problem+json"
-
-
-class Client:
-    """A synchronous client of one in-process app."""
-
-    def __init__(self, app: FastAPI, portal: BlockingPortal) -> None:
-        self.app = app
-        self._portal = portal
-        self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        )
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self._portal.call(partial(self._client.request, method, url, **kwargs))
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
-
-    def close(self) -> None:
-        self._portal.call(self._client.aclose)
+# The same in-process client as the API tests (tests/ and so the `api` package are on sys.path).
+Client = ApiClient
+__all__ = ["PROBLEM", "Client"]
 
 
 @pytest.fixture(scope="module")
