@@ -41,6 +41,7 @@ from ..wire import (
     ArrayEncoding,
     ArrayInput,
     Codec,
+    NumberArrays,
     check_element_limit,
     encode_array,
     inspect_array,
@@ -87,9 +88,18 @@ class Reply:
         return cls(raw.response_codec, request.array_encoding.value, request.gradient)
 
 
-def parse_request(raw: RawBody, model: type[Model]) -> Model:
+# The request fields that hold arrays of numbers: a JSON codec may decode them to numpy directly.
+NUMBER_ARRAYS: NumberArrays = {
+    "predictions": None,
+    "targets": None,
+    "sample_weight": None,
+    "regularization": {"weights": None},
+}
+
+
+def parse_request(raw: RawBody, model: type[Model], max_elements: int) -> Model:
     """Decode the body, free its bytes, and validate the small fields against `model`."""
-    document = raw.codec.decode(raw.data)
+    document = raw.codec.decode(raw.data, number_arrays=NUMBER_ARRAYS, max_numbers=max_elements)
     raw.release()
     if not isinstance(document, dict):
         kind = "an array" if isinstance(document, list) else type(document).__name__
@@ -224,7 +234,7 @@ def compute_loss(
     name: str, model: type[CommonRequest], raw: RawBody, max_elements: int
 ) -> Response:
     """POST /v1/losses/{name}: one loss."""
-    request = parse_request(raw, model)
+    request = parse_request(raw, model, max_elements)
     arrays = read_arrays(request, max_elements)
     options = _options(request, arrays)
     params = {field: getattr(request, field) for field in _param_fields(model)}
@@ -238,7 +248,7 @@ def compute_loss(
 
 def compute_evaluate(raw: RawBody, max_elements: int) -> Response:
     """POST /v1/evaluate: several losses over one payload, and their weighted total."""
-    request = parse_request(raw, EvaluateRequest)
+    request = parse_request(raw, EvaluateRequest, max_elements)
     arrays = read_arrays(request, max_elements)
     options = _options(request, arrays)
     terms = [term.model_dump() for term in request.losses]

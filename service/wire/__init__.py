@@ -41,6 +41,7 @@ from .errors import (
     UnsupportedMediaTypeError,
     WireError,
 )
+from .fastjson import NumberArrays
 
 __all__ = [
     "CODECS",
@@ -58,6 +59,7 @@ __all__ = [
     "JsonCodec",
     "MalformedBodyError",
     "MsgpackCodec",
+    "NumberArrays",
     "TooManyElementsError",
     "UnsupportedMediaTypeError",
     "WireError",

@@ -1,7 +1,8 @@
 """Document codecs by media type: JSON (orjson) and MessagePack (msgpack).
 
 A codec turns a request body into Python objects (dicts, lists, numbers, strings; a typed array's
-`data` as base64 text or raw bytes) and a response document into bytes. Response documents may
+`data` as base64 text or raw bytes; the JSON codec's large number arrays as float64 numpy arrays)
+and a response document into bytes. Response documents may
 hold numpy arrays, which a codec writes without `tolist()`: orjson natively, MessagePack by
 writing the float64 array's bytes in MessagePack's own layout with numpy (`pack_float_array`).
 """
@@ -17,6 +18,7 @@ import numpy.typing as npt
 import orjson
 
 from .errors import MalformedBodyError, UnsupportedMediaTypeError
+from .fastjson import FAST_JSON_MIN_BYTES, NumberArrays, decode_number_arrays
 
 __all__ = [
     "CODECS",
@@ -46,8 +48,20 @@ class Codec(Protocol):
         """Typed arrays carry raw bytes (True) or base64 text (False)."""
         ...
 
-    def decode(self, body: bytes | bytearray) -> Any:
-        """The document in `body`; raises MalformedBodyError."""
+    def decode(
+        self,
+        body: bytes | bytearray,
+        *,
+        number_arrays: NumberArrays | None = None,
+        max_numbers: int = 0,
+    ) -> Any:
+        """The document in `body`; raises MalformedBodyError.
+
+        number_arrays: fields the codec may hand back as float64 numpy arrays when they hold
+        rectangular arrays of numbers (JSON does so for large bodies; MessagePack, whose large
+        arrays travel as typed arrays, does not); max_numbers: the element limit, above which
+        the codec must not build them.
+        """
         ...
 
     def encode(self, document: Any) -> bytes:
@@ -57,7 +71,8 @@ class Codec(Protocol):
 
 @dataclass(frozen=True)
 class JsonCodec:
-    """JSON through orjson: parsed in one pass, numpy arrays written natively.
+    """JSON through orjson: parsed in one pass, numpy arrays written natively. A large body's
+    number arrays are parsed by simdjson straight into float64 instead (`fastjson`).
 
     orjson rejects NaN and Infinity on input (they are not JSON) and writes them as null on
     output, so neither can ever reach a client as a bare token.
@@ -66,7 +81,17 @@ class JsonCodec:
     media_type: str = "application/json"
     binary: bool = False
 
-    def decode(self, body: bytes | bytearray) -> Any:
+    def decode(
+        self,
+        body: bytes | bytearray,
+        *,
+        number_arrays: NumberArrays | None = None,
+        max_numbers: int = 0,
+    ) -> Any:
+        if number_arrays and len(body) >= FAST_JSON_MIN_BYTES:
+            document = decode_number_arrays(body, number_arrays, max_numbers=max_numbers)
+            if document is not None:
+                return document
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as error:
@@ -138,7 +163,13 @@ class MsgpackCodec:
     media_type: str = "application/msgpack"
     binary: bool = True
 
-    def decode(self, body: bytes | bytearray) -> Any:
+    def decode(
+        self,
+        body: bytes | bytearray,
+        *,
+        number_arrays: NumberArrays | None = None,
+        max_numbers: int = 0,
+    ) -> Any:
         try:
             return msgpack.unpackb(body, raw=False, strict_map_key=True)
         except (ValueError, TypeError) as error:
