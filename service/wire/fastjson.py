@@ -6,21 +6,23 @@ orjson turns a list of a million numbers into a million Python floats (24 bytes 
 on 2 x 1e6 float64 (39 MB of JSON): ~55 ms against ~150 ms for orjson + `np.asarray`, and about
 half the memory.
 
-`decode_number_arrays` is an optimisation only: it returns a document in which the named fields
-that hold rectangular arrays of numbers, 1 or 2 deep, are float64 arrays, or None whenever it
-cannot vouch for the result; the caller then decodes the body with orjson, which owns every
-error message. What it cannot vouch for:
+`decode_number_arrays` is an optimisation only: it returns the document orjson would have made,
+except that the named fields that hold rectangular arrays of numbers, 1 or 2 deep, are float64
+arrays. It returns None for the bodies it leaves to orjson, which owns every error message:
 
 - anything simdjson refuses or parses differently from orjson: invalid JSON, a byte order mark,
-  numbers beyond float64 or int64, a key given twice where it looks keys up (simdjson finds the
-  first, orjson keeps the last);
+  numbers beyond float64 or int64, a top level that is not an object;
 - more numbers than `max_numbers`, counted from the commas before anything is parsed, so that a
-  body of "0,0,0,..." cannot make simdjson's tape (16 bytes a number) outgrow the element limit;
+  body of "0,0,0,..." cannot make simdjson's tape (16 bytes a number) outgrow the element limit.
+
+Where it cannot vouch for the arrays, the fields stay the Python lists orjson would have made:
+
+- a key given twice where it looks keys up (simdjson finds the first, orjson keeps the last);
 - a nested shape it cannot see: `as_buffer` flattens nested arrays, so `[1, [2]]` would read as
   `[1, 2]`. Every "[" in the body must be accounted for: one per 1-deep array, one per row plus
   one for a 2-deep array whose rows are all arrays of the first row's length, and one per list
   in the rest of the document, whose strings must hold no "[" at all. Any other count means a
-  deeper array somewhere, and the body goes to orjson, which keeps the exact shape.
+  deeper array somewhere, and the lists keep the exact shape for the list path to judge.
 
 The parser is created per call and dropped with the document: a parser keeps its input copy and
 tape at the size of the largest document it has seen, which would hold ~2.5 times the largest
@@ -76,7 +78,13 @@ def decode_number_arrays(
     body: bytes | bytearray, fields: NumberArrays, *, max_numbers: int
 ) -> dict[str, Any] | None:
     """The JSON object in `body` with `fields` holding number arrays as float64 numpy arrays
-    ((N,) or (N, K)); None when orjson should decode the body instead (see the module doc)."""
+    ((N,) or (N, K)); None when orjson should decode the body instead (see the module doc).
+
+    A bytearray body is cleared once simdjson has parsed its own copy, so that the request does
+    not hold the text twice while the arrays are built; from then on the answer is never None:
+    where the arrays cannot be vouched for, the whole document is converted as orjson would
+    have made it (after a successful parse, simdjson's values are orjson's).
+    """
     if body[:3] == b"\xef\xbb\xbf":
         return None
     brackets, commas = _count_brackets_and_commas(body)
@@ -84,14 +92,20 @@ def decode_number_arrays(
         return None
     try:
         root = simdjson.Parser().parse(body)
-        if not isinstance(root, simdjson.Object):
-            return None
+    except (ValueError, RuntimeError, TypeError):  # simdjson refused it: orjson explains
+        return None
+    if not isinstance(root, simdjson.Object):
+        return None
+    if isinstance(body, bytearray):
+        body.clear()
+    try:
         document, expected = _object(root, fields, depth=0)
+        if expected == brackets:
+            return document
     except _Unsure:
-        return None
-    except Exception:
-        return None
-    return document if expected == brackets else None
+        pass
+    converted: dict[str, Any] = root.as_dict()
+    return converted
 
 
 def _object(node: Any, fields: NumberArrays, *, depth: int) -> tuple[dict[str, Any], int]:
