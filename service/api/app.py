@@ -17,8 +17,9 @@ from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
 from .compression import GzipResponses
+from .compute import ComputeRoute
 from .metrics import Metrics
-from .middleware import RequestContextMiddleware
+from .middleware import ComputeShortcut, RequestContextMiddleware
 from .openapi import TITLE, build_openapi
 from .problems import install_handlers
 from .routes import evaluate, losses, operations
@@ -96,6 +97,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evaluate.router)
     app.include_router(operations.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Innermost: compute requests skip the router's route-by-route search (see ComputeShortcut).
+    app.add_middleware(
+        ComputeShortcut,
+        fastapi_app=app,
+        routes=[
+            route
+            for router in (losses.router, evaluate.router)
+            for route in router.routes
+            if isinstance(route, ComputeRoute)
+        ],
+    )
     app.add_middleware(GzipResponses)
     install_handlers(app)
     if settings.cors_origins:
