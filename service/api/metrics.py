@@ -61,6 +61,9 @@ _MultiProcessCollector: Callable[[CollectorRegistry, str], object] = (
     multiprocess.MultiProcessCollector
 )
 
+# The series one request updates: its count, its latency, and its body size (methods with a body).
+_RequestChildren = tuple[Counter, Histogram, Histogram | None]
+
 _LIVE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
 
 
@@ -143,16 +146,40 @@ class Metrics:
         if self.directory is None:
             # CPU, memory and file descriptors of this process; not defined across processes.
             ProcessCollector(registry=registry)
+        # Every label value is bounded (see the module docstring), so are these caches.
+        self._request_children: dict[tuple[str, str, int], _RequestChildren] = {}
+        self._element_children: dict[str, Counter] = {}
 
     def observe(
         self, method: str, route: str, status: int, seconds: float, body_bytes: int
     ) -> None:
         """Count one finished request."""
         method = method if method in METHODS else "other"
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
-        if method in BODY_METHODS:
-            self.body_bytes.labels(route).observe(body_bytes)
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = self._children_of(method, route, status)
+        requests, latency, body_bytes_child = children
+        requests.inc()
+        latency.observe(seconds)
+        if body_bytes_child is not None:
+            body_bytes_child.observe(body_bytes)
+
+    def _children_of(self, method: str, route: str, status: int) -> _RequestChildren:
+        """The labelled series one request updates: looked up once per label set, then kept
+        (`labels()` costs a lock and a tuple per call, more than the update itself)."""
+        return (
+            self.requests.labels(method, route, str(status)),
+            self.latency.labels(method, route),
+            self.body_bytes.labels(route) if method in BODY_METHODS else None,
+        )
+
+    def count_elements(self, loss: str, elements: int) -> None:
+        """Count `elements` prediction elements scored by `loss`."""
+        child = self._element_children.get(loss)
+        if child is None:
+            child = self._element_children[loss] = self.elements.labels(loss)
+        child.inc(elements)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus's text format: this process's, or every worker's."""
@@ -206,4 +233,4 @@ def count_scored(losses: Sequence[str], elements: int) -> None:
         return
     record.loss = ",".join(losses)
     for loss in losses:
-        record.metrics.elements.labels(loss).inc(elements)
+        record.metrics.count_elements(loss, elements)
