@@ -577,7 +577,17 @@ def machine() -> str:
         pass
     packages = ", ".join(
         f"{name} {version(name)}"
-        for name in ("numpy", "orjson", "msgpack", "fastapi", "starlette", "uvicorn", "pydantic")
+        for name in (
+            "numpy",
+            "orjson",
+            "pysimdjson",
+            "pybase64",
+            "msgpack",
+            "fastapi",
+            "starlette",
+            "uvicorn",
+            "pydantic",
+        )
     )
     return (
         f"{model}, cpu count {os.cpu_count()}, {platform.system()} {platform.release()}; "
