@@ -8,6 +8,7 @@ the loss itself, encoding) happens afterwards in the route's plain `def`, in the
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -72,21 +73,34 @@ async def raw_body(request: Request, settings: SettingsDep) -> RawBody:
     """The body, read under max_body_bytes: a declared Content-Length over the limit is refused
     before a byte is read, a streamed body is cut off as soon as it passes the limit, and a gzip
     body is limited by its decompressed size."""
-    headers = request.headers
-    codec = codec_for_content_type(headers.get("content-type"))
-    coding = content_coding(headers.get("content-encoding"))
+    headers = _body_headers(request.scope["headers"])
+    codec = codec_for_content_type(headers.get(b"content-type"))
+    coding = content_coding(headers.get(b"content-encoding"))
     try:
         data = await read_body(
             request.stream(),
             limit=settings.max_body_bytes,
-            content_length=headers.get("content-length"),
+            content_length=headers.get(b"content-length"),
             coding=coding,
         )
     except ClientDisconnect:
         raise ProblemException(
             400, "malformed-body", "the client disconnected before sending the whole body"
         ) from None
-    return RawBody(data, codec, codec_for_accept(headers.get("accept")))
+    return RawBody(data, codec, codec_for_accept(headers.get(b"accept")))
+
+
+_BODY_HEADERS = frozenset({b"content-type", b"content-encoding", b"content-length", b"accept"})
+
+
+def _body_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, str]:
+    """The headers `raw_body` reads, in one pass over the raw list (the first of each name, as
+    `Headers.get` gives it) rather than one pass per header."""
+    found: dict[bytes, str] = {}
+    for name, value in raw:
+        if name in _BODY_HEADERS and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
 
 
 RawBodyDep = Annotated[RawBody, Depends(raw_body)]
