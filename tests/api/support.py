@@ -37,6 +37,24 @@ class ApiClient:
         self._portal.call(self._client.aclose)
 
 
+def post_scope(path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ASGI scope of an HTTP/1.1 POST to `path` on 127.0.0.1, for driving an app directly."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
 def assert_problem(response: httpx.Response, status: int, *words: str) -> dict[str, Any]:
     """The response is a problem+json of this status whose detail holds every word."""
     assert response.status_code == status, response.text

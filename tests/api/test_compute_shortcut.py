@@ -16,6 +16,8 @@ from service.api.middleware import ComputeShortcut
 from service.config import Settings
 from service.losses import LOSSES
 
+from .support import post_scope
+
 
 def shortcut_routes() -> tuple[Any, dict[str, Any]]:
     app = create_app(Settings())
@@ -26,20 +28,7 @@ def shortcut_routes() -> tuple[Any, dict[str, Any]]:
 
 def routed(app: Any, path: str) -> Any:
     """The route FastAPI's own router picks for a POST to `path` (its handler's outcome aside)."""
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [],
-        "app": app,
-        "state": {},
-    }
+    scope = {**post_scope(path), "app": app, "state": {}}
 
     async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}

@@ -19,7 +19,7 @@ from service.api import create_app
 from service.config import Settings
 from service.wire import BodyTooLargeError, GzipDecoder
 
-from .support import ApiClient, assert_problem
+from .support import ApiClient, assert_problem, post_scope
 
 LIMIT = 64 * 1024
 CHUNK = 4096
@@ -57,20 +57,7 @@ def call(app: FastAPI, path: str, headers: dict[str, str], chunks: Iterator[byte
         elif message["type"] == "http.response.body":
             exchange.body += message.get("body", b"")
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = post_scope(path, headers)
     anyio.run(app, scope, receive, send)
     return exchange
 
