@@ -29,7 +29,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..losses import LossError, get_loss
-from .logs import access_record
+from .logs import AccessLine
 from .metrics import UNMATCHED_ROUTE, Metrics, RequestRecord, current_request
 from .problems import PROBLEM_MEDIA_TYPE, problem_body
 
@@ -43,6 +43,22 @@ LOSS_ROUTES = "/v1/losses/"
 
 access_logger = logging.getLogger("service.access")
 error_logger = logging.getLogger("service.error")
+# The request line: its message's arguments are the method, the path and the status.
+access_line = AccessLine(
+    access_logger.name,
+    "%s %s %d",
+    (
+        "request_id",
+        "method",
+        "path",
+        "route",
+        "status",
+        "duration_ms",
+        "bytes_in",
+        "bytes_out",
+        "loss",
+    ),
+)
 
 
 def new_request_id() -> str:
@@ -181,9 +197,7 @@ class RequestContextMiddleware:
             if access_logger.isEnabledFor(logging.INFO):
                 path = scope["path"]
                 access_logger.handle(
-                    access_record(
-                        access_logger.name,
-                        "%s %s %d",
+                    access_line.record(
                         (method, path, status),
                         {
                             "request_id": request_id,
