@@ -27,6 +27,8 @@ def test_bench_http_prints_every_measure() -> None:
             "4",
             "--duration",
             "0.3",
+            "--load-rounds",
+            "2",
             "--no-wrk",
         ],
         capture_output=True,
@@ -56,5 +58,6 @@ def test_bench_http_prints_every_measure() -> None:
     ):
         assert f"| {measure} |" in output, measure
     assert "(python)" in output
+    assert "over 2 rounds" in output
     assert "cpu count" in output
     assert re.search(r"load test failures \(non-2xx or socket errors\): 0\b", output)
