@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import platform
+import subprocess
 import sys
 
 import orjson
@@ -77,3 +80,22 @@ def test_losses_table_survives_a_closed_pipe(monkeypatch: pytest.MonkeyPatch) ->
     # `loss-service losses | head -1`: the reader leaves early; exit 0 rather than a traceback.
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
     assert main(["losses"]) == 0
+
+
+def _cap_in_subprocess(env: dict[str, str]) -> str:
+    code = (
+        "import os; from service.cli import cap_malloc_arenas; "
+        "print(cap_malloc_arenas(), os.environ.get('MALLOC_ARENA_MAX'))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return completed.stdout.strip()
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc arenas")
+def test_serve_caps_malloc_arenas_unless_the_operator_set_them() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
+    # Applied through mallopt in this process, and passed on to the workers uvicorn starts.
+    assert _cap_in_subprocess(env) == "True 2"
+    assert _cap_in_subprocess({**env, "MALLOC_ARENA_MAX": "4"}) == "False 4"
