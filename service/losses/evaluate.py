@@ -41,6 +41,11 @@ __all__ = ["CompositeResult", "LossResult", "Regularization", "evaluate", "evalu
 
 NAN_POLICIES = ("raise", "omit")
 
+# Checks and losses run with numpy's floating-point warnings off: a NaN or an infinity in the
+# inputs or the results is found by an explicit check and raised as a LossError. As a decorator
+# the state is set per call without building an errstate (0.35 us; `with np.errstate(...)` 0.87).
+_quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+
 
 @dataclass(frozen=True)
 class Regularization:
@@ -200,6 +205,7 @@ def _check_options(spec: LossSpec, reduction: str, nan_policy: str) -> None:
         )
 
 
+@_quiet
 def _prepare(
     spec: LossSpec,
     predictions: Any,
@@ -303,19 +309,13 @@ def _group_keys(group_by: Any, samples: int) -> npt.NDArray[Any]:
     )
 
 
-# From this many elements on, finiteness is first checked by one sum rather than an isfinite pass.
-_SUM_CHECK_SIZE = 1 << 14
-
-
 def _surely_finite(array: npt.NDArray[Any]) -> bool:
-    """True when every element is finite. A large array is checked by one sum, with no temporary
-    array: a NaN or an infinity makes the sum NaN or infinite; False may then also mean that
-    finite values overflowed the sum, and the caller makes the exact, element by element check.
-    A small one is checked directly, which costs less than the sum's floating-point state."""
-    if array.size < _SUM_CHECK_SIZE:
-        return bool(np.isfinite(array).all())
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(np.sum(array)))
+    """True when every element is finite, checked by one sum with no temporary array: a NaN or an
+    infinity makes the sum NaN or infinite. False may also mean that finite values overflowed the
+    sum; the caller then makes the exact, element by element check. Call it under `_quiet` (the
+    sum's overflow would warn). `np.add.reduce` skips ndarray.sum's Python wrapper: 0.76 us on 16
+    values, where isfinite(x).all() took 1.1 us."""
+    return math.isfinite(np.add.reduce(array, axis=None))
 
 
 def _nan_rows(array: FloatArray) -> npt.NDArray[np.bool_]:
@@ -325,6 +325,7 @@ def _nan_rows(array: FloatArray) -> npt.NDArray[np.bool_]:
     return nan
 
 
+@_quiet
 def _score(
     spec: LossSpec,
     params: dict[str, Any],
@@ -333,25 +334,22 @@ def _score(
     gradient: bool,
 ) -> LossResult:
     want_gradient = gradient and spec.differentiable
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        per_sample = spec.function(
-            inputs.predictions, inputs.targets, gradient=want_gradient, **params
-        )
-        weights = inputs.weights
-        if per_sample.ignored is not None:
-            weights = np.where(per_sample.ignored, 0.0, 1.0 if weights is None else weights)
-            if reduction == "mean" and not weights.any():
-                raise DomainError(
-                    "every sample is ignored (ignore_index) or has weight 0; nothing to average",
-                    field="targets",
-                )
-        reduced = reduce(
-            per_sample,
-            weights,
-            reduction,
-            sqrt_of_mean=spec.sqrt_of_mean,
-            group_keys=inputs.group_keys,
-        )
+    per_sample = spec.function(inputs.predictions, inputs.targets, gradient=want_gradient, **params)
+    weights = inputs.weights
+    if per_sample.ignored is not None:
+        weights = np.where(per_sample.ignored, 0.0, 1.0 if weights is None else weights)
+        if reduction == "mean" and not weights.any():
+            raise DomainError(
+                "every sample is ignored (ignore_index) or has weight 0; nothing to average",
+                field="targets",
+            )
+    reduced = reduce(
+        per_sample,
+        weights,
+        reduction,
+        sqrt_of_mean=spec.sqrt_of_mean,
+        group_keys=inputs.group_keys,
+    )
     gradient_out = reduced.gradient
     losses_out = reduced.losses
     omitted = 0
@@ -458,10 +456,13 @@ def _combine(results: list[LossResult], weights: list[float], reduction: str) ->
         loss_sum=float(sum(w * r.loss_sum for w, r in zip(weights, results, strict=True))),
         omitted=first.omitted,
     )
-    _check_overflow(total)
+    # Only the check is quiet: the weighted sums above warn on overflow as they always have.
+    with np.errstate(over="ignore", invalid="ignore"):
+        _check_overflow(total)
     return total
 
 
+@_quiet
 def _regularize(
     result: LossResult, regularization: Regularization | Mapping[str, Any]
 ) -> LossResult:
@@ -501,10 +502,9 @@ def _regularize(
             )
         strengths.append(float(strength))
     l1, l2 = strengths
-    with np.errstate(over="ignore", invalid="ignore"):
-        penalty = float(l1 * np.abs(weights).sum() + l2 * np.square(weights).sum())
-        # 2 (l2 w), not (2 l2) w: 2 l2 may overflow where 2 l2 w does not, and inf * 0 is NaN.
-        weights_gradient = l1 * np.sign(weights) + 2.0 * (l2 * weights)
+    penalty = float(l1 * np.abs(weights).sum() + l2 * np.square(weights).sum())
+    # 2 (l2 w), not (2 l2) w: 2 l2 may overflow where 2 l2 w does not, and inf * 0 is NaN.
+    weights_gradient = l1 * np.sign(weights) + 2.0 * (l2 * weights)
     cost = None if result.value is None else result.value + penalty
     regularized = replace(result, penalty=penalty, cost=cost, weights_gradient=weights_gradient)
     _check_overflow(regularized)

@@ -546,6 +546,21 @@ def test_no_overflow_where_the_result_fits() -> None:
     assert result.penalty == pytest.approx(0.25e308)
 
 
+def test_finite_arrays_whose_sum_overflows_pass_the_checks() -> None:
+    # Finiteness is first checked by one sum, which overflows on each of these finite arrays (the
+    # inputs, the weight gradient [1.5e308, 1.5e308], the composite's gradient 1e308 * [1, 1]):
+    # the exact check must then accept them, without a RuntimeWarning (warnings are errors here).
+    big = [1.5e308, 1.5e308]
+    result = evaluate("mse", big, big, regularization={"weights": [0.75, 0.75], "l2": 1e308})
+    assert result.value == 0.0
+    np.testing.assert_array_equal(result.weights_gradient, big)
+    composite = evaluate_many(
+        [{"name": "mae", "weight": 1e308}], [1e-300, 1e-300], [0.0, 0.0], reduction="sum"
+    )
+    assert composite.total.gradient is not None
+    np.testing.assert_array_equal(composite.total.gradient, [1e308, 1e308])
+
+
 # ------------------------------------------------------------------------------ unknown loss
 
 
