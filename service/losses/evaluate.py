@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -85,9 +85,9 @@ class CompositeResult:
     total: LossResult
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    """Checked inputs, restricted to the samples kept after NaN omission."""
+class _Inputs(NamedTuple):
+    """Checked inputs, restricted to the samples kept after NaN omission (a NamedTuple, as
+    `PerSample`: built on every call)."""
 
     predictions: FloatArray
     targets: FloatArray
