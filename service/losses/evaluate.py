@@ -24,6 +24,7 @@ from ._checks import (
     first_index,
     format_value,
 )
+from ._records import builder
 from .base import FloatArray
 from .errors import (
     DomainError,
@@ -74,6 +75,10 @@ class LossResult:
     penalty: float | None = None
     cost: float | None = None
     weights_gradient: FloatArray | None = None
+
+
+# Built on every call: in one step rather than field by field (see `builder`).
+_build_result = builder(LossResult)
 
 
 @dataclass(frozen=True)
@@ -357,7 +362,7 @@ def _score(
         omitted = int((~inputs.kept).sum())
         gradient_out = _scatter(gradient_out, inputs.kept)
         losses_out = _scatter(losses_out, inputs.kept)
-    result = LossResult(
+    result = _build_result(
         loss=spec.name,
         reduction=reduction,
         value=reduced.value,
@@ -444,7 +449,7 @@ def _combine(results: list[LossResult], weights: list[float], reduction: str) ->
         else float(sum(w * v for w, v in zip(weights, values, strict=True) if v is not None))
     )
     first = results[0]
-    total = LossResult(
+    total = _build_result(
         loss="total",
         reduction=reduction,
         value=value,

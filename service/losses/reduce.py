@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ._records import builder
 from .base import BoolArray, FloatArray, PerSample
 
 __all__ = ["Group", "Reduced", "reduce"]
@@ -42,6 +43,10 @@ class Reduced:
     weight_sum: float
     loss_sum: float
     groups: list[Group] | None
+
+
+# Built on every call: in one step rather than field by field (see `builder`).
+_build_reduced = builder(Reduced)
 
 
 def _finish(mean: Any, *, sqrt_of_mean: bool) -> Any:
@@ -110,7 +115,7 @@ def reduce(
         weights_all = _or(weights, all_ones)
         groups = _groups(group_keys, used_all, weights_all, weighted, reduction, sqrt_of_mean)
 
-    return Reduced(
+    return _build_reduced(
         value=value,
         losses=weighted if reduction == "none" else None,
         gradient=gradient,
