@@ -35,6 +35,7 @@ from service.losses import (
     evaluate_many,
     get_loss,
 )
+from service.losses._checks import check_range
 
 DEFAULT_CASES = all_cases(all_settings=False)
 # One case per loss and number of dimensions: enough for the rules that do not depend on values.
@@ -356,6 +357,35 @@ def test_every_sample_ignored() -> None:
         evaluate("sparse_cce", [[0.5, 0.5]], [1], ignore_index=1)
     # Under `sum` there is nothing to divide by and the answer is 0.
     assert evaluate("sparse_cce", [[0.5, 0.5]], [1], ignore_index=1, reduction="sum").value == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "index", "value"),
+    [
+        # NaN is never out of range, and does not hide an element that is.
+        ([np.nan, -0.5, 0.5], (1,), "-0.5"),
+        ([0.5, np.nan, 1.5], (2,), "1.5"),
+        ([[0.5, 2.0], [-np.inf, np.nan]], (0, 1), "2"),
+        ([[0.5, 0.5], [np.inf, 0.5]], (1, 0), "inf"),
+    ],
+)
+def test_check_range_finds_the_first_element_out_of_range(
+    values: list[Any], index: tuple[int, ...], value: str
+) -> None:
+    with pytest.raises(
+        DomainError, match=rf"^p\[.*\] = {value}; expected p in \[0, 1\]$"
+    ) as caught:
+        check_range(np.array(values), "p", low=0.0, high=1.0, expected="p in [0, 1]")
+    assert (caught.value.index, caught.value.value) == (index, value)
+
+
+@pytest.mark.parametrize(
+    "values", [[], [[]], [np.nan, np.nan], [0.0, -0.0, 1.0]], ids=["empty", "0x0", "nan", "edges"]
+)
+def test_check_range_passes_what_is_not_out_of_range(values: list[Any]) -> None:
+    check_range(np.array(values), "p", low=0.0, high=1.0, expected="p in [0, 1]")
+    check_range(np.array(values), "p", low=0.0, expected="p >= 0")
+    check_range(np.array(values), "p", high=1.0, expected="p <= 1")
 
 
 # ------------------------------------------------------------------------------ reductions
