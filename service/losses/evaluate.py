@@ -314,12 +314,23 @@ def _group_keys(group_by: Any, samples: int) -> npt.NDArray[Any]:
     )
 
 
+# Up to this many elements finiteness is checked by a BLAS dot, which OpenBLAS computes on one
+# thread. From ~10,000 on it may start threads: on 1e6 values the dot's median is then 123 us to
+# the sum's 214, but its p90 0.73 ms to 0.46 on this busy 2-vCPU machine; large inputs keep the sum.
+_DOT_CHECK_SIZE = 4096
+
+
 def _surely_finite(array: npt.NDArray[Any]) -> bool:
-    """True when every element is finite, checked by one sum with no temporary array: a NaN or an
-    infinity makes the sum NaN or infinite. False may also mean that finite values overflowed the
-    sum; the caller then makes the exact, element by element check. Call it under `_quiet` (the
-    sum's overflow would warn). `np.add.reduce` skips ndarray.sum's Python wrapper: 0.76 us on 16
-    values, where isfinite(x).all() took 1.1 us."""
+    """True when every element is finite, checked by one reduction with no temporary array: the
+    sum of squares (a BLAS dot) of a small contiguous array, else the sum. A NaN or an infinity
+    makes either NaN or infinite. False may also mean that finite values overflowed it (squares
+    do from |x| ~ 1e154 on); the caller then makes the exact, element by element check. Call it
+    under `_quiet` (the sum's overflow would warn).
+
+    16 values: dot 0.43 us, np.add.reduce 0.76 (it skips ndarray.sum's Python wrapper),
+    isfinite(x).all() 1.1. vdot copies a non-contiguous array first, so those take the sum."""
+    if array.size <= _DOT_CHECK_SIZE and array.flags.c_contiguous:
+        return math.isfinite(np.vdot(array, array))
     return math.isfinite(np.add.reduce(array, axis=None))
 
 

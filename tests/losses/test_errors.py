@@ -171,6 +171,38 @@ def test_non_finite_values_are_counted_and_located(case: Case, field: str, bad: 
     assert caught.value.value == repr(bad)
 
 
+def _layouts(values: np.ndarray[Any, Any]) -> dict[str, np.ndarray[Any, Any]]:
+    """`values` (N, 2) as a contiguous array, a strided (N,) column, an (N, 2) slice of (N, 4)."""
+    wide = np.zeros((values.shape[0], 4))
+    wide[:, :2] = values
+    return {"contiguous": values.copy(), "column": wide[:, 1], "slice": wide[:, :2]}
+
+
+# Small and large arrays: finiteness is checked by a dot up to 4096 elements, by a sum beyond.
+@pytest.mark.parametrize("rows", [3, 5000])
+@pytest.mark.parametrize("layout", ["contiguous", "column", "slice"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_values_are_found_in_any_memory_layout(
+    layout: str, bad: float, rows: int
+) -> None:
+    values = np.ones((rows, 2))
+    values[2, 1] = bad
+    predictions = _layouts(values)[layout]
+    with pytest.raises(NonFiniteError, match="predictions holds 1 non-finite") as caught:
+        evaluate("mse", predictions, np.ones(predictions.shape))
+    assert caught.value.index == (2, 1)[: predictions.ndim]
+
+
+@pytest.mark.parametrize("rows", [3, 5000])
+@pytest.mark.parametrize("layout", ["contiguous", "column", "slice"])
+def test_finite_values_whose_squares_overflow_pass_in_any_memory_layout(
+    layout: str, rows: int
+) -> None:
+    # The finiteness check may sum squares: 1e200^2 overflows, the exact check then passes them.
+    predictions = _layouts(np.full((rows, 2), 1e200))[layout]
+    assert evaluate("mae", predictions, predictions).value == 0.0
+
+
 def test_infinity_is_refused_even_when_nan_is_omitted() -> None:
     with pytest.raises(NonFiniteError, match=r"predictions holds 1 infinite .* predictions\[1\]"):
         evaluate("mse", [1.0, np.inf, np.nan], [1.0, 2.0, 3.0], nan_policy="omit")
