@@ -70,7 +70,8 @@ def cap_malloc_arenas() -> bool:
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     """SIGTERM outside uvicorn's own handling: before the server starts, or re-raised by uvicorn
     once its graceful shutdown is over. Either way the process ends with status 0 (a stop that
-    was asked for), not killed by the signal, and the `finally` blocks run."""
+    was asked for), not killed by the signal, and the `finally` blocks run, then atexit's
+    logging.shutdown, which writes the log lines still kept (service.api.logs)."""
     raise SystemExit(0)
 
 

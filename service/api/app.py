@@ -1,5 +1,6 @@
 """The app factory: settings, routers, error handlers, request context, metrics, docs assets,
-OpenAPI, and readiness that turns off as soon as SIGTERM arrives."""
+OpenAPI, readiness that turns off as soon as SIGTERM arrives, and log lines written out when the
+app shuts down."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from ..config import Settings
 from .compression import GzipResponses
 from .compute import ComputeRoute
+from .logs import buffer_logs
 from .metrics import Metrics
 from .middleware import ComputeShortcut, RequestContextMiddleware
 from .openapi import TITLE, build_openapi
@@ -74,12 +76,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.worker_started()
         restore_sigterm = not_ready_on_sigterm(app)
         app.state.ready = True
+        buffer_logs(True)
         try:
             yield
         finally:
             app.state.ready = False
             restore_sigterm()
             metrics.worker_stopped()
+            # A worker of `serve --workers N` ends without atexit (so without logging.shutdown):
+            # write the lines kept now, and the server's last ones as they come.
+            buffer_logs(False)
 
     app = FastAPI(
         title=TITLE,

@@ -465,9 +465,10 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "formatters": {"default": {"()": f"service.api.logs.{formatter}"}},
         "handlers": {
             "default": {
-                "class": "logging.StreamHandler",
+                "class": "service.api.logs.BufferedStreamHandler",
                 "formatter": "default",
                 "stream": "ext://sys.stderr",
+                "flush_interval": settings.log_flush_interval,
             }
         },
         "loggers": {

@@ -1,5 +1,7 @@
-"""Log lines written in batches: kept until the interval, a warning, 64 KiB or a flush; the same
-characters as StreamHandler's; nothing lost or split across threads or forks."""
+"""Log lines written in batches (LOSS_SERVICE_LOG_FLUSH_INTERVAL): kept until the interval, a
+warning, 64 KiB or a flush; the same characters as StreamHandler's; nothing lost or split across
+threads or forks; and with the real server, a line out within the interval and every access line
+of a stopped server in its log, with one worker and with two."""
 
 from __future__ import annotations
 
@@ -22,12 +24,15 @@ from service.api.logs import (
     JsonFormatter,
     TextFormatter,
     buffer_logs,
+    logging_config,
 )
+from service.config import Settings
 
-from .live import wait_until
+from .live import LiveServer, live_server, wait_until
 
 SHORT = 0.2  # seconds: the interval of the tests that wait for it
 SLACK = 3.0  # seconds past the interval that a busy test machine may take to write
+MSE = "/v1/losses/mse"
 
 
 class Writes(io.StringIO):
@@ -266,3 +271,69 @@ def test_a_forked_child_writes_its_own_lines_not_its_parents(tmp_path: Path) -> 
         assert os.waitstatus_to_exitcode(status) == 0, "the child's line was not written"
         handler.close()
     assert sorted(messages(path.read_text())) == ["child", "parent, kept at the fork"]
+
+
+def test_the_setting_reaches_the_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = logging_config(Settings())
+    handler = config["handlers"]["default"]
+    assert handler["class"] == "service.api.logs.BufferedStreamHandler"
+    assert handler["flush_interval"] == 1.0
+    monkeypatch.setenv("LOSS_SERVICE_LOG_FLUSH_INTERVAL", "0")
+    assert logging_config(Settings())["handlers"]["default"]["flush_interval"] == 0
+    for wrong in ("-1", "61", "inf", "nan", "soon"):
+        monkeypatch.setenv("LOSS_SERVICE_LOG_FLUSH_INTERVAL", wrong)
+        with pytest.raises(ValueError, match="log_flush_interval"):
+            Settings()
+
+
+# The live server: the interval reaches the workers, and a SIGTERM stop loses no line.
+
+
+def access_ids(server: LiveServer) -> list[str]:
+    """The request ids of the compute requests' access lines in the server's log."""
+    return [line["request_id"] for line in server.access_lines() if line["path"] == MSE]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_live_line_is_written_within_the_interval(tmp_path: Path, workers: int) -> None:
+    with (
+        live_server(tmp_path, workers=workers, log_flush_interval=str(SHORT)) as server,
+        server.client() as client,
+    ):
+        for index in range(5):
+            request_id = f"soon-{workers}-{index}"
+            response = client.post(
+                MSE,
+                json={"predictions": [1.0], "targets": [2.0]},
+                headers={"x-request-id": request_id},
+            )
+            assert response.status_code == 200
+
+            def written(request_id: str = request_id) -> bool:
+                return request_id in access_ids(server)
+
+            # wait_until fails the test past this bound.
+            wait_until(written, SHORT + SLACK, f"the access line of {request_id} is written")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_sigterm_stop_writes_every_access_line(tmp_path: Path, workers: int) -> None:
+    # The longest interval: what is in the log at the end was written by the stop.
+    with live_server(tmp_path, workers=workers, log_flush_interval="60") as server:
+        sent = [f"stop-{workers}-{index}" for index in range(40)]
+        for request_id in sent:
+            # A connection of its own per request, so that both workers get some.
+            with server.client() as client:
+                response = client.post(
+                    MSE,
+                    json={"predictions": [1.0, 2.0], "targets": [2.0, 2.0]},
+                    headers={"x-request-id": request_id},
+                )
+            assert response.status_code == 200
+        assert not set(sent) & set(access_ids(server)), "written before the stop: not buffered"
+        assert server.terminate() == 0
+    assert sorted(access_ids(server)) == sorted(sent)
+    # The server's last lines, after the app shut down, are there too: one per worker process.
+    messages = [line["message"] for line in server.log_lines()]
+    finished = [message for message in messages if message.startswith("Finished server process")]
+    assert len(finished) == workers, messages
