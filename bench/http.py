@@ -67,7 +67,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from typing import Any
 
@@ -428,7 +428,8 @@ def running(servers: list[Server]) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Load:
-    """One load test: completed requests per second, latency percentiles, failures."""
+    """One load test: completed requests per second, latency percentiles, failures, and the
+    server's CPU time per request (all its processes, user + system; None where /proc is not)."""
 
     tool: str
     requests_per_second: float
@@ -436,6 +437,29 @@ class Load:
     p99_ms: float
     requests: int
     failures: int
+    cpu_us_per_request: float | None = None
+
+
+def session_cpu_seconds(session: int) -> float | None:
+    """User + system CPU seconds of the live processes of a session (a server started with
+    start_new_session, and its workers), from /proc; None without /proc."""
+    total = 0
+    try:
+        entries = list(os.scandir("/proc"))
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        # After "(command)": state ppid pgrp session ... utime (14th field) stime (15th).
+        fields = stat.rpartition(")")[2].split()
+        if int(fields[3]) == session:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 WRK_SCRIPT = """wrk.method = "POST"
@@ -572,6 +596,12 @@ class Results:
             for top, bottom in zip(self.loads[numerator], self.loads[denominator], strict=True)
         ]
 
+    def cpu_per_request(self, name: str) -> float | None:
+        """The median over the rounds of the server's CPU microseconds per request."""
+        samples = [load.cpu_us_per_request for load in self.loads[name]]
+        known = [sample for sample in samples if sample is not None]
+        return statistics.median(known) if known and len(known) == len(samples) else None
+
 
 def ratio_text(ratios: list[float]) -> str:
     """The median ratio, and its range when there were several rounds."""
@@ -579,6 +609,15 @@ def ratio_text(ratios: list[float]) -> str:
     if len(ratios) > 1:
         text += f" ({min(ratios):.2f}-{max(ratios):.2f} over {len(ratios)} rounds)"
     return text
+
+
+def cpu_text(results: Results, service: str, bare: str) -> str:
+    """The two CPU times per request and bare / service: what the requests-per-second ratio would
+    be if each server had a core of its own (a saturated single worker runs at 1 / its CPU time)."""
+    top, bottom = results.cpu_per_request(service), results.cpu_per_request(bare)
+    if top is None or bottom is None:
+        return "unknown (no /proc)"
+    return f"{top:.0f} us; {bottom:.0f} us; bare / service {bottom / top:.2f}"
 
 
 def median_ms(samples: list[float]) -> float:
@@ -710,6 +749,12 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
             verdict(statistics.median(small_ratios) >= 0.7),
         ),
         (
+            "4. server CPU per request (user + system, median of the rounds): service; bare",
+            cpu_text(results, "service", "bare"),
+            "",
+            "",
+        ),
+        (
             "4. latency p50 / p99: service; bare",
             f"{one.p50_ms:.2f} / {one.p99_ms:.2f} ms; {bare.p50_ms:.2f} / {bare.p99_ms:.2f} ms",
             "",
@@ -795,17 +840,27 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
     results = Results(load_before=load_average())
     use_wrk = not args.no_wrk and shutil.which("wrk") is not None
 
-    def load(port: int, path: str) -> Load:
+    def load(server: Server, path: str) -> Load:
+        assert server.process is not None
+        cpu_before = session_cpu_seconds(server.process.pid)
         if use_wrk:
-            return wrk_load(
-                port,
+            result = wrk_load(
+                server.port,
                 path,
                 small,
                 concurrency=args.concurrency,
                 duration=args.duration,
                 threads=args.threads,
             )
-        return python_load(port, path, small, concurrency=args.concurrency, duration=args.duration)
+        else:
+            result = python_load(
+                server.port, path, small, concurrency=args.concurrency, duration=args.duration
+            )
+        cpu_after = session_cpu_seconds(server.process.pid)
+        if cpu_before is None or cpu_after is None or not result.requests:
+            return result
+        cpu_us = (cpu_after - cpu_before) / result.requests * 1e6
+        return replace(result, cpu_us_per_request=cpu_us)
 
     env = server_env(max(len(payload.body) for payload in formats))
     with tempfile.TemporaryDirectory(prefix="bench-http-") as logs, ExitStack() as stack:
@@ -873,21 +928,21 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
         # 4 and 6. Small requests under load: service, bare endpoint, service with 2 workers,
         # in rounds, so that a ratio compares load tests run back to back.
         targets = (
-            ("service", service.port, MSE),
-            ("bare", baseline.port, "/bare"),
-            ("workers 2", workers.port, MSE),
-            ("no access log", quiet.port, MSE),
+            ("service", service, MSE),
+            ("bare", baseline, "/bare"),
+            ("workers 2", workers, MSE),
+            ("no access log", quiet, MSE),
         )
-        for _, port, path in targets:
+        for _, server, path in targets:
             # Check that the request is answered before loading the server with it.
-            probe = Connection(port)
+            probe = Connection(server.port)
             try:
                 round_trip(probe, path, small, {"Content-Type": JSON})
             finally:
                 probe.close()
         for _ in range(args.load_rounds):
-            for name, port, path in targets:
-                results.loads.setdefault(name, []).append(load(port, path))
+            for name, server, path in targets:
+                results.loads.setdefault(name, []).append(load(server, path))
     return results, formats
 
 

@@ -58,6 +58,13 @@ def test_bench_http_prints_every_measure() -> None:
     ):
         assert f"| {measure} |" in output, measure
     assert "(python)" in output
+    # The servers' CPU time per request, read from /proc around each load test.
+    cpu = re.search(
+        r"\| 4\. server CPU per request [^|]*\| (\d+) us; (\d+) us; bare / service ", output
+    )
+    assert cpu is not None, output
+    assert int(cpu.group(1)) > 0, cpu.group(0)
+    assert int(cpu.group(2)) > 0, cpu.group(0)
     assert "over 2 rounds" in output
     assert "cpu count" in output
     assert re.search(r"load test failures \(non-2xx or socket errors\): 0\b", output)
