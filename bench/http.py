@@ -15,7 +15,10 @@ and prints the medians over `--repeat` runs and the issue's ratios:
    (or the script's own asyncio load generator with --no-wrk or when wrk is missing): requests
    per second as a fraction of the bare endpoint's, and p50 / p99 latency. The load tests run in
    --load-rounds rounds (service, bare, workers 2, no access log, then again): each ratio is the
-   median of the rounds' ratios, with their range.
+   median of the rounds' ratios, with their range. Each load test also reads the server's CPU
+   time (user + system, all its processes, /proc) per request: bare / service by CPU is the
+   requests-per-second ratio each would reach with a core to itself, and moves far less than
+   req/s when other tenants share the machine.
 5. The peak resident memory (VmHWM) of the fresh one-worker service after request 1, against the
    body size: the whole process, and its growth over the idle process.
 6. `--workers 2` over `--workers 1` on request 4.
