@@ -44,7 +44,8 @@ def post_batch(server: LiveServer, count: int) -> int:
 
 
 def test_two_workers_share_requests_metrics_and_survive_a_killed_worker(tmp_path: Path) -> None:
-    with live_server(tmp_path, workers=2) as server:
+    # The access lines tell which worker answered: written at once, not batched.
+    with live_server(tmp_path, workers=2, log_flush_interval="0") as server:
         workers = wait_until(lambda: len(w := server.workers()) == 2 and w, 10, "two workers")
         directory = Path(process_environment(min(workers))["PROMETHEUS_MULTIPROC_DIR"])
         assert directory.is_dir()
