@@ -54,6 +54,16 @@ def test_positional_arguments_are_refused() -> None:
         builder(LossResult)(*FIELDS.values())
 
 
+def test_missing_and_unknown_fields_are_refused() -> None:
+    # As the constructor refuses them: no record holds dataclasses.MISSING or a stray attribute.
+    build: Any = builder(LossResult)
+    without_value = {name: value for name, value in FIELDS.items() if name != "value"}
+    with pytest.raises(TypeError, match=r"missing \['value'\], unknown \[\]"):
+        build(**without_value)
+    with pytest.raises(TypeError, match=r"missing \[\], unknown \['values'\]"):
+        build(**FIELDS, values=1.0)
+
+
 @dataclasses.dataclass
 class Mutable:
     size: int
