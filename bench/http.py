@@ -34,8 +34,15 @@ finiteness check, no HTTP: the service does all of those on top.
 The service's time is a client's round trip: the request written to a kept-alive socket until the
 last byte of the response is read, with a minimal HTTP/1.1 client (no client library overhead).
 Requests carry no Accept-Encoding (identity responses); one extra row shows the cost of asking for
-gzip. A "transfer only" row posts each body to the sink, which answers as many bytes as the
-service's response: the HTTP part of each round trip.
+gzip. A "transfer only" column posts each body to the sink, which answers as many bytes as the
+service's response: the HTTP part of each round trip. A "raw TCP" column moves the same bytes
+over a loopback socket to a thread that speaks no HTTP: the least any server's round trip takes on
+this machine, which bounds what ratio 3 can reach here.
+
+The load tests also read the load generator's CPU time (wrk, or this process). With `--workers 2`
+the two workers and the generator share the machine's cores, so even with perfect scaling ratio 6
+cannot exceed cores / ((one worker's + generator's CPU per request) x the one worker's requests
+per second); the report prints that ceiling next to the ratio.
 
 Usage: python bench/http.py [--n 1000000] [--repeat 7] [--small 16] [--concurrency 16]
                             [--duration 10] [--load-rounds 3] [--threads 1] [--no-wrk]
@@ -61,12 +68,15 @@ import itertools
 import math
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -295,6 +305,70 @@ def check_answer(response: Response, value: float, gradient: Array) -> None:
         raise HttpError("the gradient differs from numpy's")
 
 
+class RawEcho:
+    """The wire's own floor: a thread of this process on a loopback socket that reads a request of
+    N bytes and answers M zero bytes, with no HTTP at all. Any HTTP server's round trip for the
+    same body and response takes at least this long on this machine (the bytes cross the kernel
+    both ways); the thread's socket calls release the GIL, as the client's do."""
+
+    _HEAD = struct.Struct("<QQ")  # request bytes, response bytes
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server((HOST, 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, name="raw-echo", daemon=True)
+        self.thread.start()
+        self.sock = socket.create_connection((HOST, self.port), timeout=SOCKET_TIMEOUT)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = bytearray()
+
+    def _serve(self) -> None:
+        connection, _ = self.listener.accept()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        received = bytearray()
+        with connection:
+            while True:
+                head = _read_exactly(connection, bytearray(self._HEAD.size))
+                if head is None:
+                    return
+                size, answer = self._HEAD.unpack(head)
+                if len(received) < size:
+                    received = bytearray(size)
+                if _read_exactly(connection, memoryview(received)[:size]) is None:
+                    return
+                connection.sendall(bytes(answer))
+
+    def round_trip(self, body: bytes, response_size: int) -> float:
+        """Seconds from the first byte of `body` written to the last of the answer read."""
+        if len(self.buffer) < response_size:
+            self.buffer = bytearray(response_size)
+        started = time.perf_counter()
+        self.sock.sendall(self._HEAD.pack(len(body), response_size))
+        self.sock.sendall(body)
+        if _read_exactly(self.sock, memoryview(self.buffer)[:response_size]) is None:
+            raise HttpError("the raw echo closed the connection")
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.sock.close()
+        self.listener.close()
+        self.thread.join(timeout=5)
+
+
+def _read_exactly(
+    sock: socket.socket, into: bytearray | memoryview
+) -> bytearray | memoryview | None:
+    """Fill `into` from `sock`; None when the peer closed first."""
+    view = memoryview(into)
+    count = 0
+    while count < len(view):
+        got = sock.recv_into(view[count:])
+        if not got:
+            return None
+        count += got
+    return into
+
+
 # --------------------------------------------------------------------------------- the servers
 
 
@@ -431,8 +505,9 @@ def running(servers: list[Server]) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Load:
-    """One load test: completed requests per second, latency percentiles, failures, and the
-    server's CPU time per request (all its processes, user + system; None where /proc is not)."""
+    """One load test: completed requests per second, latency percentiles, failures, the server's
+    CPU time per request (all its processes, user + system; None where /proc is not) and the load
+    generator's (wrk as a child process, or this process for the Python generator)."""
 
     tool: str
     requests_per_second: float
@@ -441,6 +516,7 @@ class Load:
     requests: int
     failures: int
     cpu_us_per_request: float | None = None
+    generator_cpu_us_per_request: float | None = None
 
 
 def session_cpu_seconds(session: int) -> float | None:
@@ -463,6 +539,19 @@ def session_cpu_seconds(session: int) -> float | None:
         if int(fields[3]) == session:
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds of RUSAGE_SELF, or of RUSAGE_CHILDREN (the waited-for ones)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def available_cores() -> int:
+    """The CPUs this process may run on (its affinity), which its servers and wrk share."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 WRK_SCRIPT = """wrk.method = "POST"
@@ -577,6 +666,7 @@ class Results:
     floors: dict[str, list[float]] = field(default_factory=dict)
     phases: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     transfer: dict[str, list[float]] = field(default_factory=dict)
+    raw: dict[str, list[float]] = field(default_factory=dict)  # RawEcho round trips
     naive: list[float] = field(default_factory=list)
     gzip: list[float] = field(default_factory=list)
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # body, response
@@ -605,6 +695,20 @@ class Results:
         known = [sample for sample in samples if sample is not None]
         return statistics.median(known) if known and len(known) == len(samples) else None
 
+    def workers_ceilings(self, cores: int) -> list[float] | None:
+        """Per round, the most `--workers 2` could do over `--workers 1` on this machine if the two
+        workers scaled perfectly: each request costing them the one worker's CPU time, and every
+        core busy with them and the load generator (at its CPU time per request with 2 workers):
+        cores / ((1-worker CPU + generator CPU per request) x 1-worker req/s). Other tenants and
+        the kernel's own threads only lower it. None without /proc."""
+        ceilings = []
+        for two, one in zip(self.loads["workers 2"], self.loads["service"], strict=True):
+            if one.cpu_us_per_request is None or two.generator_cpu_us_per_request is None:
+                return None
+            seconds = (one.cpu_us_per_request + two.generator_cpu_us_per_request) / 1e6
+            ceilings.append(cores / (seconds * one.requests_per_second))
+        return ceilings
+
 
 def ratio_text(ratios: list[float]) -> str:
     """The median ratio, and its range when there were several rounds."""
@@ -621,6 +725,19 @@ def cpu_text(results: Results, service: str, bare: str) -> str:
     if top is None or bottom is None:
         return "unknown (no /proc)"
     return f"{top:.0f} us; {bottom:.0f} us; bare / service {bottom / top:.2f}"
+
+
+def ceiling_text(results: Results, cores: int) -> str:
+    ceilings = results.workers_ceilings(cores)
+    two, one = results.load("workers 2"), results.load("service")
+    if ceilings is None or one.cpu_us_per_request is None:
+        return "unknown (no /proc)"
+    generator = two.generator_cpu_us_per_request or 0.0
+    return (
+        f"{cores} / (({one.cpu_us_per_request:.0f} + {generator:.0f} us) x "
+        f"{one.requests_per_second:.0f}/s) = {ratio_text(ceilings)}; the 2 workers' own CPU per "
+        f"request: {two.cpu_us_per_request or 0:.0f} us"
+    )
 
 
 def median_ms(samples: list[float]) -> float:
@@ -677,8 +794,9 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
         f"values at concurrency {args.concurrency} for {args.duration:g} s "
         f"({results.load('service').tool}), {args.load_rounds} rounds, wrk threads {args.threads}",
         "",
-        "| format | body | response | service | floor | service / floor | transfer only |",
-        "|---|---|---|---|---|---|---|",
+        "| format | body | response | service | floor | service / floor | transfer only "
+        "| raw TCP |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for payload in formats:
         body, response = results.sizes[payload.name]
@@ -687,7 +805,8 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
         lines.append(
             f"| {payload.name} | {body / 1e6:.1f} MB | {response / 1e6:.1f} MB | {service:.1f} ms "
             f"| {floor:.1f} ms | {service / floor:.2f} "
-            f"| {median_ms(results.transfer[payload.name]):.1f} ms |"
+            f"| {median_ms(results.transfer[payload.name]):.1f} ms "
+            f"| {median_ms(results.raw[payload.name]):.1f} ms |"
         )
     lines += [
         "",
@@ -708,9 +827,10 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
     base64_ratio = median_ms(results.service[formats[1].name]) / median_ms(
         results.floors[formats[1].name]
     )
-    msgpack_ratio = median_ms(results.service[formats[2].name]) / median_ms(
-        results.floors[formats[2].name]
-    )
+    msgpack_ms = median_ms(results.service[formats[2].name])
+    msgpack_floor = median_ms(results.floors[formats[2].name])
+    msgpack_raw = median_ms(results.raw[formats[2].name])
+    msgpack_ratio = msgpack_ms / msgpack_floor
     one, bare, two, quiet = (
         results.load(name) for name in ("service", "bare", "workers 2", "no access log")
     )
@@ -743,6 +863,13 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
             f"{msgpack_ratio:.2f}",
             "<= 1.5",
             verdict(msgpack_ratio <= 1.5),
+        ),
+        (
+            "3. the least any HTTP server could reach here: (floor + raw TCP round trip) / floor",
+            f"({msgpack_floor:.1f} + {msgpack_raw:.1f} ms) / {msgpack_floor:.1f} ms = "
+            f"{(msgpack_floor + msgpack_raw) / msgpack_floor:.2f}",
+            "",
+            "",
         ),
         (
             f"4. {args.small} values at c={args.concurrency}: service / bare FastAPI",
@@ -782,6 +909,13 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
             f"ratio {ratio_text(workers_ratios)}",
             ">= 1.7",
             verdict(statistics.median(workers_ratios) >= 1.7),
+        ),
+        (
+            "6. the most this machine allows: cores / ((1-worker + load generator CPU per "
+            "request) x 1-worker req/s)",
+            ceiling_text(results, available_cores()),
+            "",
+            "",
         ),
         (
             "extra: JSON lists with Accept-Encoding: gzip",
@@ -845,6 +979,9 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
 
     def load(server: Server, path: str) -> Load:
         assert server.process is not None
+        # wrk is a child that subprocess.run waits for: its CPU time lands in RUSAGE_CHILDREN.
+        generator = resource.RUSAGE_CHILDREN if use_wrk else resource.RUSAGE_SELF
+        generator_before = cpu_seconds(generator)
         cpu_before = session_cpu_seconds(server.process.pid)
         if use_wrk:
             result = wrk_load(
@@ -860,7 +997,11 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
                 server.port, path, small, concurrency=args.concurrency, duration=args.duration
             )
         cpu_after = session_cpu_seconds(server.process.pid)
-        if cpu_before is None or cpu_after is None or not result.requests:
+        if not result.requests:
+            return result
+        generator_us = (cpu_seconds(generator) - generator_before) / result.requests * 1e6
+        result = replace(result, generator_cpu_us_per_request=generator_us)
+        if cpu_before is None or cpu_after is None:
             return result
         cpu_us = (cpu_after - cpu_before) / result.requests * 1e6
         return replace(result, cpu_us_per_request=cpu_us)
@@ -878,8 +1019,10 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
         results.idle_kib = service.status_kib("VmRSS")
         to_service = Connection(service.port)
         to_baseline = Connection(baseline.port)
+        echo = RawEcho()
         stack.callback(to_service.close)
         stack.callback(to_baseline.close)
+        stack.callback(echo.close)
         json_payload = formats[0]
         headers = {"Content-Type": JSON, "Accept": JSON}
         _, response = round_trip(to_service, MSE, json_payload.body, headers)
@@ -893,6 +1036,7 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
             check_answer(response, expected_value, expected_gradient)
             results.sizes[payload.name] = (len(payload.body), len(response.body))
             payload.floor(payload.body)
+            echo.round_trip(payload.body, len(response.body))
         _, response = round_trip(to_baseline, MSE, json_payload.body, {"Content-Type": JSON})
         check_answer(response, expected_value, expected_gradient)
         # 5, per format: the peak growth of the now warm process over its RSS before a request.
@@ -923,6 +1067,8 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
                     to_baseline, f"/sink?size={response_size}", payload.body, headers
                 )
                 results.transfer.setdefault(payload.name, []).append(elapsed)
+                raw_seconds = echo.round_trip(payload.body, response_size)
+                results.raw.setdefault(payload.name, []).append(raw_seconds)
             elapsed, _ = round_trip(to_baseline, MSE, json_payload.body, {"Content-Type": JSON})
             results.naive.append(elapsed)
             elapsed, _ = round_trip(to_service, MSE, json_payload.body, gzip_headers)

@@ -47,6 +47,9 @@ def test_bench_http_prints_every_measure() -> None:
         assert service > 0, row
         assert floor >= 0, row
         assert ratio > 0, row
+        # The raw TCP round trip of the same bytes, no HTTP: never slower than the service's.
+        assert cells[7].endswith(" ms"), row
+        assert 0 <= float(cells[7].split()[0]) <= service, row
     for measure in (
         "1. JSON lists: service / floor",
         "1. JSON lists: naive baseline / service",
@@ -66,5 +69,22 @@ def test_bench_http_prints_every_measure() -> None:
     assert int(cpu.group(1)) > 0, cpu.group(0)
     assert int(cpu.group(2)) > 0, cpu.group(0)
     assert "over 2 rounds" in output
+    lower = re.search(
+        r"\| 3\. the least any HTTP server could reach here[^|]*\| \(([\d.]+) \+ ([\d.]+) ms\) / "
+        r"[\d.]+ ms = ([\d.]+) \|",
+        output,
+    )
+    assert lower is not None, output
+    assert float(lower.group(3)) >= 1, lower.group(0)
+    # The machine's ceiling for ratio 6, from the Python load generator's CPU time (this process).
+    ceiling = re.search(
+        r"\| 6\. the most this machine allows[^|]*\| (\d+) / \(\((\d+) \+ (\d+) us\) x (\d+)/s\) = "
+        r"([\d.]+)",
+        output,
+    )
+    assert ceiling is not None, output
+    assert int(ceiling.group(2)) > 0, ceiling.group(0)
+    assert int(ceiling.group(3)) > 0, ceiling.group(0)
+    assert float(ceiling.group(5)) > 0, ceiling.group(0)
     assert "cpu count" in output
     assert re.search(r"load test failures \(non-2xx or socket errors\): 0\b", output)
