@@ -79,7 +79,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from typing import Any
@@ -517,16 +517,17 @@ class Load:
     failures: int
     cpu_us_per_request: float | None = None
     generator_cpu_us_per_request: float | None = None
+    connections: tuple[int, ...] | None = None  # per server process, mid-test, largest first
 
 
-def session_cpu_seconds(session: int) -> float | None:
-    """User + system CPU seconds of the live processes of a session (a server started with
-    start_new_session, and its workers), from /proc; None without /proc."""
-    total = 0
+def session_processes(session: int) -> dict[int, list[str]] | None:
+    """The live processes of a session (a server started with start_new_session, and its
+    workers): pid -> the fields of /proc/PID/stat after "(command)"; None without /proc."""
     try:
         entries = list(os.scandir("/proc"))
     except OSError:
         return None
+    found = {}
     for entry in entries:
         if not entry.name.isdigit():
             continue
@@ -537,8 +538,42 @@ def session_cpu_seconds(session: int) -> float | None:
         # After "(command)": state ppid pgrp session ... utime (14th field) stime (15th).
         fields = stat.rpartition(")")[2].split()
         if int(fields[3]) == session:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            found[int(entry.name)] = fields
+    return found
+
+
+def session_cpu_seconds(session: int) -> float | None:
+    """User + system CPU seconds of the live processes of a session, from /proc."""
+    processes = session_processes(session)
+    if processes is None:
+        return None
+    ticks = sum(int(fields[11]) + int(fields[12]) for fields in processes.values())
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def connections_per_process(session: int, port: int) -> list[int] | None:
+    """How many established connections to `port` each process of a session holds, largest
+    first (`--workers 2`: the kernel hands each new connection to one worker for its life);
+    None without /proc."""
+    processes = session_processes(session)
+    if processes is None:
+        return None
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and fields[1].rsplit(":", 1)[1] == f"{port:04X}":
+                    established.add(f"socket:[{fields[9]}]")
+    counts = []
+    for pid in processes:
+        held = 0
+        with suppress(OSError):
+            for descriptor in os.scandir(f"/proc/{pid}/fd"):
+                with suppress(OSError):
+                    held += os.readlink(descriptor.path) in established
+        counts.append(held)
+    return sorted((count for count in counts if count), reverse=True)
 
 
 def cpu_seconds(who: int) -> float:
@@ -918,6 +953,16 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
             "",
         ),
         (
+            "6. connections per worker in each round, mid-test (the kernel gives each of the "
+            "load generator's connections to one worker for its life)",
+            ", ".join(
+                "/".join(map(str, load.connections)) if load.connections else "unknown"
+                for load in results.loads["workers 2"]
+            ),
+            "",
+            "",
+        ),
+        (
             "extra: JSON lists with Accept-Encoding: gzip",
             f"{median_ms(results.gzip):.0f} ms, response {results.gzip_size / 1e6:.1f} MB",
             "",
@@ -982,7 +1027,14 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
         # wrk is a child that subprocess.run waits for: its CPU time lands in RUSAGE_CHILDREN.
         generator = resource.RUSAGE_CHILDREN if use_wrk else resource.RUSAGE_SELF
         generator_before = cpu_seconds(generator)
-        cpu_before = session_cpu_seconds(server.process.pid)
+        session = server.process.pid
+        cpu_before = session_cpu_seconds(session)
+        split: list[list[int] | None] = []
+        sampler = threading.Timer(
+            args.duration / 2,
+            lambda: split.append(connections_per_process(session, server.port)),
+        )
+        sampler.start()
         if use_wrk:
             result = wrk_load(
                 server.port,
@@ -996,7 +1048,10 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
             result = python_load(
                 server.port, path, small, concurrency=args.concurrency, duration=args.duration
             )
-        cpu_after = session_cpu_seconds(server.process.pid)
+        cpu_after = session_cpu_seconds(session)
+        sampler.join()
+        if split and split[0] is not None:
+            result = replace(result, connections=tuple(split[0]))
         if not result.requests:
             return result
         generator_us = (cpu_seconds(generator) - generator_before) / result.requests * 1e6

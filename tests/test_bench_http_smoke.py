@@ -86,5 +86,12 @@ def test_bench_http_prints_every_measure() -> None:
     assert int(ceiling.group(2)) > 0, ceiling.group(0)
     assert int(ceiling.group(3)) > 0, ceiling.group(0)
     assert float(ceiling.group(5)) > 0, ceiling.group(0)
+    # Each round's connections per worker: the Python generator's 4, over one or both workers.
+    split = re.search(
+        r"\| 6\. connections per worker in each round[^|]*\| ([\d/]+), ([\d/]+) \|", output
+    )
+    assert split is not None, output
+    for counts in split.groups():
+        assert sum(map(int, counts.split("/"))) == 4, split.group(0)
     assert "cpu count" in output
     assert re.search(r"load test failures \(non-2xx or socket errors\): 0\b", output)
