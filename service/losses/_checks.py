@@ -6,6 +6,7 @@ form "got X, expected Y", and raises an error from `service.losses.errors`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,15 @@ def format_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     return repr(value)
+
+
+def float_of(number: int | float) -> float:
+    """float(number), with an int beyond float64's range as the infinity of its sign (float()
+    raises OverflowError there), so that a finiteness check refuses it as it refuses inf."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
 
 
 def where(field: str, index: tuple[int, ...]) -> str:

@@ -22,6 +22,7 @@ from ._checks import (
     check_range,
     check_same_shape,
     first_index,
+    float_of,
     format_value,
 )
 from ._records import builder
@@ -165,7 +166,7 @@ def evaluate_many(
         if (
             isinstance(weight, bool)
             or not isinstance(weight, int | float)
-            or not np.isfinite(weight)
+            or not math.isfinite(float_of(weight))
         ):
             raise ParameterError(
                 f"losses[{position}].weight = {weight!r}; expected a finite number",
@@ -442,8 +443,10 @@ def _check_overflow(result: LossResult) -> None:
                 )
 
 
+@_quiet
 def _combine(results: list[LossResult], weights: list[float], reduction: str) -> LossResult:
-    """The weighted sum of several results over the same samples."""
+    """The weighted sum of several results over the same samples; an overflow is reported by
+    _check_overflow as a ResultOverflowError, not warned about on the way."""
 
     def weighted_sum(arrays: list[FloatArray | None]) -> FloatArray | None:
         total: FloatArray | None = None
@@ -507,7 +510,7 @@ def _regularize(
         if (
             isinstance(strength, bool)
             or not isinstance(strength, int | float)
-            or not (np.isfinite(strength) and strength >= 0)
+            or not (math.isfinite(float_of(strength)) and strength >= 0)
         ):
             raise ParameterError(
                 f"regularization.{name} = {strength!r}; expected a finite number >= 0",

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._checks import format_value
+from ._checks import float_of, format_value
 from .errors import ParameterError
 
 __all__ = ["Param", "ParamType", "bind_params"]
@@ -57,7 +57,7 @@ class Param:
         if self.type == "float":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self._type_error(value)
-            number = float(value)
+            number = float_of(value)
             if not math.isfinite(number):
                 raise ParameterError(
                     f"{self.name} = {format_value(number)}; expected a finite number",
@@ -78,7 +78,7 @@ class Param:
                     index=(position,),
                     value=repr(item),
                 )
-            number = float(item)
+            number = float_of(item)
             label = f"{self.name}[{position}]"
             if not math.isfinite(number):
                 raise ParameterError(

@@ -477,6 +477,8 @@ def _bad_values(param: Param) -> list[tuple[Any, str]]:
     if param.type == "float":
         bad.append((float("nan"), rf"{name} = nan; expected a finite number"))
         bad.append((float("inf"), rf"{name} = inf; expected a finite number"))
+        # An int beyond float64 (float() raises OverflowError) counts as the infinity it rounds to.
+        bad.append((-(10**400), rf"{name} = -inf; expected a finite number"))
     item = "[0]" if param.type == "float_list" else ""
 
     def out(value: float) -> Any:
@@ -495,6 +497,7 @@ def _bad_values(param: Param) -> list[tuple[Any, str]]:
         bad.append(([], rf"{name} is empty"))
         bad.append((["a"], rf"{name}\[0\] = 'a'; expected a number"))
         bad.append(([1.0, float("inf")], rf"{name}\[1\] = inf; expected a finite number"))
+        bad.append(([1.0, 10**400], rf"{name}\[1\] = inf; expected a finite number"))
     return bad
 
 
@@ -565,6 +568,26 @@ def test_evaluate_many_entries() -> None:
         )
 
 
+@pytest.mark.parametrize("number", [10**400, -(10**400)])
+def test_ints_beyond_float64_are_refused_as_parameters(number: int) -> None:
+    # float() raises OverflowError on them, and numpy's isfinite a TypeError: neither may escape.
+    with pytest.raises(
+        ParameterError, match=r"^losses\[0\]\.weight = -?10{400}; expected a finite"
+    ):
+        evaluate_many([{"name": "mse", "weight": number}], [1.0], [1.0])
+    with pytest.raises(ParameterError, match=r"^regularization\.l2 = -?10{400}; expected a finite"):
+        evaluate("mse", [1.0], [1.0], regularization={"weights": [1.0], "l2": number})
+
+
+def test_ints_within_float64_are_numbers_like_any_other() -> None:
+    # 10**30 is past int64 (numpy's isfinite refused it) but a float64 holds it.
+    composite = evaluate_many([{"name": "mse", "weight": 10**30}], [3.0], [1.0])
+    assert composite.weights == [1e30]
+    assert composite.total.value == 4e30
+    result = evaluate("mse", [3.0], [1.0], regularization={"weights": [2.0], "l1": 10**30})
+    assert result.penalty == 2e30
+
+
 # ------------------------------------------------------------------------------ overflow
 
 
@@ -601,6 +624,20 @@ def test_result_overflow(
     assert caught.value.field == field.split("\\")[0]
     assert caught.value.value == value
     assert caught.value.index == ((1,) if "[" in field else None)
+
+
+def test_a_composite_overflow_is_an_error_not_a_warning() -> None:
+    # 1e308 x the gradient 10 overflows inside the weighted sum (pytest turns warnings into
+    # errors: a RuntimeWarning there would surface instead of the error).
+    with pytest.raises(
+        ResultOverflowError, match=r"^total: value = inf overflows float64"
+    ) as caught:
+        evaluate_many(
+            [{"name": "mse", "weight": 1e308}, {"name": "mae", "weight": 1.0}],
+            [0.0, 10.0],
+            [0.0, 0.0],
+        )
+    assert caught.value.field == "value"
 
 
 def test_no_overflow_where_the_result_fits() -> None:
