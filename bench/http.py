@@ -268,12 +268,21 @@ class Connection:
         view = memoryview(self.buffer)[:length]
         count = min(len(rest), length)
         view[:count] = rest[:count]
-        while count < length:
-            got = self.sock.recv_into(view[count:])
-            if not got:
-                raise HttpError("the server closed the connection mid-response")
-            count += got
+        if not read_exactly(self.sock, view[count:]):
+            raise HttpError("the server closed the connection mid-response")
         return Response(status, headers, view)
+
+
+def read_exactly(sock: socket.socket, into: bytearray | memoryview) -> bool:
+    """Fill `into` from `sock`; False when the peer closed first."""
+    view = memoryview(into)
+    count = 0
+    while count < len(view):
+        got = sock.recv_into(view[count:])
+        if not got:
+            return False
+        count += got
+    return True
 
 
 def round_trip(
@@ -327,14 +336,12 @@ class RawEcho:
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         received = bytearray()
         with connection:
-            while True:
-                head = _read_exactly(connection, bytearray(self._HEAD.size))
-                if head is None:
-                    return
+            head = bytearray(self._HEAD.size)
+            while read_exactly(connection, head):
                 size, answer = self._HEAD.unpack(head)
                 if len(received) < size:
                     received = bytearray(size)
-                if _read_exactly(connection, memoryview(received)[:size]) is None:
+                if not read_exactly(connection, memoryview(received)[:size]):
                     return
                 connection.sendall(bytes(answer))
 
@@ -345,7 +352,7 @@ class RawEcho:
         started = time.perf_counter()
         self.sock.sendall(self._HEAD.pack(len(body), response_size))
         self.sock.sendall(body)
-        if _read_exactly(self.sock, memoryview(self.buffer)[:response_size]) is None:
+        if not read_exactly(self.sock, memoryview(self.buffer)[:response_size]):
             raise HttpError("the raw echo closed the connection")
         return time.perf_counter() - started
 
@@ -353,20 +360,6 @@ class RawEcho:
         self.sock.close()
         self.listener.close()
         self.thread.join(timeout=5)
-
-
-def _read_exactly(
-    sock: socket.socket, into: bytearray | memoryview
-) -> bytearray | memoryview | None:
-    """Fill `into` from `sock`; None when the peer closed first."""
-    view = memoryview(into)
-    count = 0
-    while count < len(view):
-        got = sock.recv_into(view[count:])
-        if not got:
-            return None
-        count += got
-    return into
 
 
 # --------------------------------------------------------------------------------- the servers
