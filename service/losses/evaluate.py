@@ -163,11 +163,8 @@ def evaluate_many(
                 field="losses",
                 index=(position,),
             )
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, int | float)
-            or not math.isfinite(float_of(weight))
-        ):
+        number = _finite_number(weight)
+        if number is None:
             raise ParameterError(
                 f"losses[{position}].weight = {weight!r}; expected a finite number",
                 field="losses",
@@ -187,11 +184,19 @@ def evaluate_many(
                 **options,
             )
         )
-        weights.append(float(weight))
+        weights.append(number)
     total = _combine(results, weights, reduction)
     if regularization is not None:
         total = _regularize(total, regularization)
     return CompositeResult(results=results, weights=weights, total=total)
+
+
+def _finite_number(value: Any) -> float | None:
+    """`value` as a float if it is an int or a float (not a bool) that float64 holds finitely."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float_of(value)
+    return number if math.isfinite(number) else None
 
 
 def _check_options(spec: LossSpec, reduction: str, nan_policy: str) -> None:
@@ -507,17 +512,14 @@ def _regularize(
     strengths = []
     for name in ("l1", "l2"):
         strength = getattr(regularization, name)
-        if (
-            isinstance(strength, bool)
-            or not isinstance(strength, int | float)
-            or not (math.isfinite(float_of(strength)) and strength >= 0)
-        ):
+        number = _finite_number(strength)
+        if number is None or number < 0:
             raise ParameterError(
                 f"regularization.{name} = {strength!r}; expected a finite number >= 0",
                 field=f"regularization.{name}",
                 value=repr(strength),
             )
-        strengths.append(float(strength))
+        strengths.append(number)
     l1, l2 = strengths
     penalty = float(l1 * np.abs(weights).sum() + l2 * np.square(weights).sum())
     # 2 (l2 w), not (2 l2) w: 2 l2 may overflow where 2 l2 w does not, and inf * 0 is NaN.
