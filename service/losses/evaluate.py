@@ -8,7 +8,7 @@ the HTTP API and for in-process users alike (a notebook, a Spark or Dask task).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -142,10 +142,14 @@ def evaluate_many(
     nan_policy: str = "raise",
     group_by: Any = None,
     regularization: Regularization | Mapping[str, Any] | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> CompositeResult:
     """Several losses over one payload, e.g. `[{"name": "bce", "weight": 0.7}, {"name": "dice",
     "weight": 0.3}]`, and `total`: the weighted sum of their values, per-sample losses and
     gradients (the gradient is null if any loss has none). Regularisation applies to the total.
+
+    checkpoint: called before each loss; it may raise to stop the work (a caller whose client
+    left), and the exception propagates as it is.
     """
     if not losses:
         raise ParameterError("losses is empty; expected at least one loss", field="losses")
@@ -171,6 +175,8 @@ def evaluate_many(
                 index=(position,),
                 value=repr(weight),
             )
+        if checkpoint is not None:
+            checkpoint()
         results.append(
             evaluate(
                 loss_name,
@@ -304,19 +310,36 @@ def _check_length(array: FloatArray, field: str, samples: int) -> None:
 
 
 def _group_keys(group_by: Any, samples: int) -> npt.NDArray[Any]:
-    keys = np.asarray(group_by)
-    if keys.dtype.kind == "U" or keys.dtype.kind in "iu":
-        if keys.shape != (samples,):
-            raise ShapeError(
-                f"group_by has shape {keys.shape}; expected ({samples},), one key per sample",
-                field="group_by",
-                value=list(keys.shape),
-            )
-        return keys
-    raise ShapeError(
-        f"group_by holds {keys.dtype} values; expected all strings or all integers",
-        field="group_by",
-    )
+    """(N,) keys: integers as they are, strings as an object array (a list of strings is not
+    made a fixed-width numpy string array, which pads every key to the longest and drops
+    trailing NULs, so "a" and "a\\0" stay two keys)."""
+    if isinstance(group_by, np.ndarray):
+        keys = group_by
+        valid = keys.dtype.kind in "Uiu" or (
+            keys.dtype == object and all(isinstance(key, str) for key in keys.reshape(-1))
+        )
+    else:
+        items = list(group_by)
+        kinds = set(map(type, items))
+        strings = bool(items) and kinds <= {str, np.str_}
+        valid = strings or (bool(items) and kinds <= {int, np.int64, np.int32})
+        if strings:
+            keys = np.empty(len(items), dtype=object)
+            keys[:] = items
+        else:
+            keys = np.asarray(items)  # integers: int64; otherwise its dtype names what is wrong
+    if not valid:
+        raise ShapeError(
+            f"group_by holds {keys.dtype} values; expected all strings or all integers",
+            field="group_by",
+        )
+    if keys.shape != (samples,):
+        raise ShapeError(
+            f"group_by has shape {keys.shape}; expected ({samples},), one key per sample",
+            field="group_by",
+            value=list(keys.shape),
+        )
+    return keys
 
 
 # Up to this many elements finiteness is checked by a BLAS dot, which OpenBLAS computes on one

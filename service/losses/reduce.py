@@ -174,14 +174,14 @@ def _groups(
     sqrt_of_mean: bool,
 ) -> list[Group]:
     """Per-key count, weight sum, loss sum and value, by bincount over the key's index."""
-    distinct, position = np.unique(keys, return_inverse=True)
+    distinct, position = factorize(keys)
     size = len(distinct)
     counts = np.bincount(position, weights=used.astype(np.float64), minlength=size)
     weight_sums = np.bincount(position, weights=weights, minlength=size)
     loss_sums = np.bincount(position, weights=weighted, minlength=size)
     groups = []
     for key, count, weight_sum, loss_sum in zip(
-        distinct.tolist(), counts.tolist(), weight_sums.tolist(), loss_sums.tolist(), strict=True
+        distinct, counts.tolist(), weight_sums.tolist(), loss_sums.tolist(), strict=True
     ):
         value: float | None
         if reduction == "sum":
@@ -192,3 +192,23 @@ def _groups(
             value = None
         groups.append(Group(key, int(count), weight_sum, loss_sum, value))
     return groups
+
+
+def factorize(keys: npt.NDArray[Any]) -> tuple[list[Any], npt.NDArray[np.intp]]:
+    """The distinct keys in sorted order, and each sample's position among them.
+
+    Strings (an object array) are numbered through a dict, then the few distinct keys sorted: one
+    hash per key, where np.unique would sort all N strings with Python comparisons (~20x slower
+    on 1e6 keys); numbers and numpy strings go through np.unique.
+    """
+    if keys.dtype != object:
+        distinct, position = np.unique(keys, return_inverse=True)
+        return distinct.tolist(), position.reshape(-1)
+    codes: dict[Any, int] = {}
+    first = np.fromiter(
+        (codes.setdefault(key, len(codes)) for key in keys), dtype=np.intp, count=len(keys)
+    )
+    ordered = sorted(codes)
+    rank = np.empty(len(codes), dtype=np.intp)
+    rank[[codes[key] for key in ordered]] = np.arange(len(ordered))
+    return ordered, rank[first]

@@ -405,12 +405,20 @@ def loss_names(*, aliases: bool = False) -> list[str]:
     return list(_BY_ALIAS) if aliases else list(LOSSES)
 
 
+# Longer than every name and alias, with room for typing mistakes.
+_LONGEST_NAME = 64
+
+
 def get_loss(name: str) -> LossSpec:
     """The spec registered under `name` or one of its aliases (case-insensitive)."""
     if not isinstance(name, str):
         raise UnknownLossError(repr(name), [])
     spec = _BY_ALIAS.get(name.strip().lower().replace("-", "_"))
     if spec is None:
+        if len(name) > _LONGEST_NAME:
+            # No loss is named anything this long: skip difflib's quadratic look-up, and echo a
+            # prefix only.
+            raise UnknownLossError(f"{name[:_LONGEST_NAME]}... ({len(name)} characters)", [])
         suggestions = difflib.get_close_matches(name.lower(), list(_BY_ALIAS), n=3, cutoff=0.5)
         raise UnknownLossError(name, [_BY_ALIAS[s].name for s in suggestions])
     return spec

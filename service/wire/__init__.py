@@ -9,9 +9,11 @@ from .arrays import (
     ArrayEncoding,
     ArrayInput,
     check_element_limit,
+    check_group_keys,
     encode_array,
     inspect_array,
     inspect_keys,
+    list_size,
 )
 from .body import (
     RESPONSE_GZIP_LEVEL,
@@ -36,12 +38,15 @@ from .codecs import (
 from .errors import (
     ArrayFormatError,
     BodyTooLargeError,
+    LimitError,
     MalformedBodyError,
+    NumberRangeError,
     TooManyElementsError,
     UnsupportedMediaTypeError,
     WireError,
 )
 from .fastjson import NumberArrays
+from .limits import check_document, shorten, show
 
 __all__ = [
     "CODECS",
@@ -57,21 +62,28 @@ __all__ = [
     "Codec",
     "GzipDecoder",
     "JsonCodec",
+    "LimitError",
     "MalformedBodyError",
     "MsgpackCodec",
     "NumberArrays",
+    "NumberRangeError",
     "TooManyElementsError",
     "UnsupportedMediaTypeError",
     "WireError",
     "accepts_gzip",
     "check_content_length",
+    "check_document",
     "check_element_limit",
+    "check_group_keys",
     "codec_for_accept",
     "codec_for_content_type",
     "content_coding",
     "encode_array",
     "inspect_array",
     "inspect_keys",
+    "list_size",
     "pack_float_array",
     "read_body",
+    "shorten",
+    "show",
 ]

@@ -23,16 +23,19 @@ import numpy as np
 import numpy.typing as npt
 import pybase64
 
-from .errors import ArrayFormatError, TooManyElementsError
+from .errors import ArrayFormatError, LimitError, TooManyElementsError
+from .limits import show
 
 __all__ = [
     "DTYPES",
     "ArrayEncoding",
     "ArrayInput",
     "check_element_limit",
+    "check_group_keys",
     "encode_array",
     "inspect_array",
     "inspect_keys",
+    "list_size",
 ]
 
 ArrayEncoding = Literal["json", "base64"]
@@ -114,28 +117,34 @@ class ArrayInput:
         return np.frombuffer(raw, dtype=self.dtype).reshape(self.shape)
 
     def _keys_from_list(self) -> npt.NDArray[Any]:
-        try:
-            keys = np.asarray(self.value)
-        except (ValueError, TypeError):
-            keys = np.empty(0, dtype=object)
-        if keys.dtype.kind not in "Uiu" or keys.ndim != 1:
-            raise ArrayFormatError(
-                f"{_name(self.loc)} is not a flat list of strings or of integers; expected one "
-                "key per sample",
-                loc=self.loc,
-            )
-        if keys.dtype.kind in "iu" and _holds_bool(self.value, 1):
-            raise ArrayFormatError(
-                f"{_name(self.loc)} holds true or false; expected all strings or all integers",
-                loc=self.loc,
-            )
-        if keys.dtype.kind == "U" and not all(isinstance(key, str) for key in self.value):
-            raise ArrayFormatError(
-                f"{_name(self.loc)} mixes strings with other values; expected all strings or "
-                "all integers",
-                loc=self.loc,
-            )
-        return keys
+        """Strings as an object array (no padding to the longest key, NULs kept), integers as
+        int64; anything else, or a mix, is refused."""
+        value = self.value
+        kinds = set(map(type, value))
+        if kinds == {str}:
+            keys = np.empty(len(value), dtype=object)
+            keys[:] = value
+            return keys
+        if kinds == {int}:
+            try:
+                return np.asarray(value, dtype=np.int64)
+            except OverflowError:
+                raise ArrayFormatError(
+                    f"{_name(self.loc)} holds an integer beyond int64; expected keys that fit "
+                    "in 64 bits, or strings",
+                    loc=self.loc,
+                ) from None
+        if bool in kinds:
+            problem = "holds true or false"
+        elif str in kinds and kinds != {str}:
+            problem = "mixes strings with other values"
+        else:
+            problem = "is not a flat list of strings or of integers"
+        raise ArrayFormatError(
+            f"{_name(self.loc)} {problem}; expected one key per sample, all strings or all "
+            "integers",
+            loc=self.loc,
+        )
 
 
 def _explain_list(value: Any, name: str, error: Exception) -> str:
@@ -169,11 +178,6 @@ def _element_types(value: Any, ndim: int) -> set[type]:
     return set(map(type, items))
 
 
-def _holds_bool(value: Any, ndim: int) -> bool:
-    """Whether a nested list holds a JSON true or false, which numpy would read as 1 and 0."""
-    return bool in _element_types(value, ndim)
-
-
 _NUMBER_TYPES = frozenset({float, int, type(None)})
 
 
@@ -192,11 +196,10 @@ def _kind(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return show(value, 40)
 
 
-def _list_size(value: list[Any]) -> int:
+def list_size(value: list[Any]) -> int:
     """Elements of a rectangular nested list, from the first item at each depth: O(depth).
 
     A ragged list may be miscounted here; `np.asarray` refuses it right after.
@@ -211,19 +214,44 @@ def _list_size(value: list[Any]) -> int:
     return size
 
 
-def inspect_array(value: Any, loc: tuple[str | int, ...], *, keys: bool = False) -> ArrayInput:
+def _list_depth(value: list[Any]) -> int:
+    """How deep a nested list goes along its first items (a ragged list is refused later)."""
+    depth = 0
+    item: Any = value
+    while isinstance(item, list):
+        depth += 1
+        if not item:
+            break
+        item = item[0]
+    return depth
+
+
+def _too_many_dimensions(name: str, ndim: int, limit: int, loc: tuple[str | int, ...]) -> None:
+    if ndim > limit:
+        raise LimitError(
+            f"{name} has {ndim} dimensions; the limit is {limit} (max_dimensions)", loc=loc
+        )
+
+
+def inspect_array(
+    value: Any, loc: tuple[str | int, ...], *, keys: bool = False, max_dimensions: int = 8
+) -> ArrayInput:
     """Check an array field's form and count its elements, without converting it.
 
-    keys: the field holds group keys (strings or integers), not numbers.
+    keys: the field holds group keys (strings or integers), not numbers. max_dimensions: the
+    most dimensions the array may have (a LimitError past it).
     """
     if isinstance(value, list):
-        return ArrayInput(loc, value, _list_size(value), keys=keys)
+        _too_many_dimensions(_name(loc), _list_depth(value), max_dimensions, loc)
+        return ArrayInput(loc, value, list_size(value), keys=keys)
     if isinstance(value, np.ndarray) and not keys:
         # Numbers the JSON codec already read as float64 (fastjson).
         return ArrayInput(loc, value, value.size)
     name = _name(loc)
     if isinstance(value, dict):
-        return _inspect_typed(value, loc, name, keys=keys)
+        typed = _inspect_typed(value, loc, name, keys=keys)
+        _too_many_dimensions(name, len(typed.shape), max_dimensions, (*loc, "shape"))
+        return typed
     if value is None:
         raise ArrayFormatError(f"{name} is null; expected an array", loc=loc)
     # A bare number too: the spec documents arrays only (a scalar `weights` would pass the core).
@@ -268,8 +296,40 @@ def inspect_keys(value: Any, loc: tuple[str | int, ...]) -> ArrayInput:
     return inspect_array(value, loc, keys=True)
 
 
+def check_group_keys(
+    keys: npt.NDArray[Any], loc: tuple[str | int, ...], *, max_groups: int, max_length: int
+) -> None:
+    """Refuse group keys longer than `max_length` characters, or more than `max_groups` distinct
+    keys; one C-level pass each (a set of the keys, a map of len)."""
+    name = _name(loc)
+    if keys.dtype == object:
+        longest = max(map(len, keys), default=0)
+        if longest > max_length:
+            position = next(i for i, key in enumerate(keys) if len(key) == longest)
+            raise LimitError(
+                f"{name}[{position}] is a key of {longest} characters; the limit is "
+                f"{max_length} (max_group_key_length)",
+                loc=(*loc, position),
+            )
+        distinct = len(set(keys))
+    else:
+        distinct = len(np.unique(keys))
+    if distinct > max_groups:
+        raise LimitError(
+            f"{name} holds {distinct} distinct keys; the limit is {max_groups} (max_groups)",
+            loc=loc,
+        )
+
+
 def check_element_limit(arrays: Sequence[ArrayInput], limit: int) -> None:
-    """Refuse a request whose arrays hold more than `limit` elements in all, before converting."""
+    """Refuse a request whose arrays hold more than `limit` elements in all, before converting;
+    an empty typed array with an extent past the limit too (numpy could not make it)."""
+    for array in arrays:
+        if array.shape and max(array.shape) > limit:
+            raise TooManyElementsError(
+                f"{_name(array.loc)}.shape = {_show(list(array.shape))} has an extent past the "
+                f"limit of {limit} elements per request"
+            )
     total = sum(array.size for array in arrays)
     if total > limit:
         sizes = ", ".join(f"{_name(array.loc)}: {array.size}" for array in arrays)

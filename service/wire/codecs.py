@@ -17,8 +17,12 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from .errors import MalformedBodyError, UnsupportedMediaTypeError
+from .errors import LimitError, MalformedBodyError, NumberRangeError, UnsupportedMediaTypeError
 from .fastjson import FAST_JSON_MIN_BYTES, NumberArrays, decode_number_arrays
+from .fastmsgpack import decode_number_arrays as fast_msgpack
+
+# Below this, msgpack alone is as fast: the number arrays are small.
+FAST_MSGPACK_MIN_BYTES = 64 * 1024
 
 __all__ = [
     "CODECS",
@@ -54,13 +58,16 @@ class Codec(Protocol):
         *,
         number_arrays: NumberArrays | None = None,
         max_numbers: int = 0,
+        max_keys: int = 0,
     ) -> Any:
-        """The document in `body`; raises MalformedBodyError.
+        """The document in `body`; raises MalformedBodyError, or a LimitError or
+        NumberRangeError (422) for a body that is well-formed but past what can be read.
 
         number_arrays: fields the codec may hand back as float64 numpy arrays when they hold
-        rectangular arrays of numbers (JSON does so for large bodies; MessagePack, whose large
-        arrays travel as typed arrays, does not); max_numbers: the element limit, above which
-        the codec must not build them.
+        rectangular arrays of numbers (both do so for large bodies: JSON through simdjson,
+        MessagePack where the arrays are plain arrays of float 64); max_numbers: the element
+        limit, above which the codec must not build them; max_keys: keys per object (0: no
+        limit), refused while parsing where the parser can, else by `limits.check_document`.
         """
         ...
 
@@ -87,14 +94,29 @@ class JsonCodec:
         *,
         number_arrays: NumberArrays | None = None,
         max_numbers: int = 0,
+        max_keys: int = 0,
     ) -> Any:
         if number_arrays and len(body) >= FAST_JSON_MIN_BYTES:
-            document = decode_number_arrays(body, number_arrays, max_numbers=max_numbers)
+            document = decode_number_arrays(
+                body, number_arrays, max_numbers=max_numbers, max_keys=max_keys
+            )
             if document is not None:
                 return document
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as error:
+            message = str(error)
+            if message.startswith("number is infinity"):
+                # Valid JSON (RFC 8259 sets no range) that float64 cannot hold: a 422, not a 400.
+                where = message.partition(": ")[2]
+                raise NumberRangeError(
+                    f"a number in the body is beyond float64's range (about 1.8e308) and would "
+                    f"be infinity ({where}); send finite numbers"
+                ) from None
+            if message.startswith("depth limit exceeded"):
+                raise LimitError(
+                    "the body is nested more than 1024 deep; the limit is max_nesting_depth"
+                ) from None
             raise MalformedBodyError(f"the body is not valid JSON: {error}") from None
 
     def encode(self, document: Any) -> bytes:
@@ -155,7 +177,9 @@ def _float_array_pieces(array: npt.NDArray[Any]) -> list[bytes | memoryview]:
 class MsgpackCodec:
     """MessagePack through msgpack: typed arrays carry raw bytes (bin), not base64.
 
-    Decoding copies each bin once into a bytes object, which `np.frombuffer` then views. Encoding
+    Decoding copies each bin once into a bytes object, which `np.frombuffer` then views; in a
+    large body, plain arrays of float 64 in the number fields are read by numpy (`fastmsgpack`),
+    not as a Python float per element. Encoding
     writes numpy arrays with `pack_float_array` and large raw bytes without packing them twice:
     the document is packed piece by piece and joined once.
     """
@@ -169,11 +193,31 @@ class MsgpackCodec:
         *,
         number_arrays: NumberArrays | None = None,
         max_numbers: int = 0,
+        max_keys: int = 0,
     ) -> Any:
+        if number_arrays and len(body) >= FAST_MSGPACK_MIN_BYTES:
+            try:
+                document = fast_msgpack(body, number_arrays, max_keys=max_keys)
+            except Exception:
+                document = None
+            if document is not None:
+                return document
+        limits = {"max_map_len": max_keys} if max_keys else {}
         try:
-            return msgpack.unpackb(body, raw=False, strict_map_key=True)
+            return msgpack.unpackb(body, raw=False, strict_map_key=True, **limits)
+        except msgpack.StackError:
+            raise LimitError(
+                "the body is nested deeper than MessagePack's parser goes; the limit is "
+                "max_nesting_depth"
+            ) from None
         except (ValueError, TypeError) as error:
             reason = str(error) or type(error).__name__
+            # msgpack's own default bound (the body's length) makes a truncated map say so too.
+            if max_keys and f"exceeds max_map_len({max_keys})" in reason:
+                raise LimitError(
+                    f"the body holds an object of {reason.split()[0]} keys; the limit is "
+                    f"{max_keys} (max_object_keys)"
+                ) from None
             raise MalformedBodyError(f"the body is not valid MessagePack: {reason}") from None
 
     def encode(self, document: Any) -> bytes:

@@ -4,7 +4,10 @@
     ├── MalformedBodyError         400: not valid JSON, a broken gzip stream
     ├── UnsupportedMediaTypeError  415: a Content-Type or Content-Encoding we do not read
     ├── BodyTooLargeError          413: more bytes than max_body_bytes (after decompression too)
-    ├── TooManyElementsError       413: more array elements than max_elements
+    ├── TooManyElementsError       413: more array elements than max_elements, or more work
+    ├── LimitError                 422: a body shaped past a limit: keys per object, nesting
+    │                                   depth, array dimensions, group keys
+    ├── NumberRangeError           422: a JSON number beyond float64's range
     └── ArrayFormatError           422: an array field that is not a rectangular array of numbers,
                                         or a typed array whose dtype, shape and bytes disagree
 
@@ -17,7 +20,9 @@ from __future__ import annotations
 __all__ = [
     "ArrayFormatError",
     "BodyTooLargeError",
+    "LimitError",
     "MalformedBodyError",
+    "NumberRangeError",
     "TooManyElementsError",
     "UnsupportedMediaTypeError",
     "WireError",
@@ -61,5 +66,17 @@ class TooManyElementsError(WireError):
 
 class ArrayFormatError(WireError):
     """An array field is not an array of numbers, or a typed array is inconsistent."""
+
+    status = 422
+
+
+class LimitError(WireError):
+    """A request shaped past one of the service's limits (its message names the setting)."""
+
+    status = 422
+
+
+class NumberRangeError(WireError):
+    """A number in the body that float64 cannot hold (it would be infinity)."""
 
     status = 422

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import simdjson
 
+from .errors import LimitError
+
 __all__ = ["FAST_JSON_MIN_BYTES", "NumberArrays", "decode_number_arrays"]
 
 # Below this, orjson is as fast and simpler: the proxies cost more than a few Python floats.
@@ -49,6 +51,7 @@ _OPEN = ord("[")
 _COMMA = ord(",")
 _SCAN_STEP = 1 << 18  # bytes compared per step when counting brackets and commas
 _MAX_DEPTH = 64  # the rest of a request is shallow; deeper documents go to orjson
+_MAX_KEYS = 64  # a request object has a few dozen fields; more go to orjson
 _NUMBER_TYPES = frozenset({int, float})
 _SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 _OTHER = object()  # a field that is not one of the number arrays
@@ -75,7 +78,7 @@ class _Unsure(Exception):
 
 
 def decode_number_arrays(
-    body: bytes | bytearray, fields: NumberArrays, *, max_numbers: int
+    body: bytes | bytearray, fields: NumberArrays, *, max_numbers: int, max_keys: int = 0
 ) -> dict[str, Any] | None:
     """The JSON object in `body` with `fields` holding number arrays as float64 numpy arrays
     ((N,) or (N, K)); None when orjson should decode the body instead (see the module doc).
@@ -99,7 +102,7 @@ def decode_number_arrays(
     if isinstance(body, bytearray):
         body.clear()
     try:
-        document, expected = _object(root, fields, depth=0)
+        document, expected = _object(root, fields, depth=0, max_keys=max_keys)
         if expected == brackets:
             return document
     except _Unsure:
@@ -108,11 +111,20 @@ def decode_number_arrays(
     return converted
 
 
-def _object(node: Any, fields: NumberArrays, *, depth: int) -> tuple[dict[str, Any], int]:
+def _object(
+    node: Any, fields: NumberArrays, *, depth: int, max_keys: int
+) -> tuple[dict[str, Any], int]:
     """An object's fields as Python values, and the "[" its text holds if no array in it is
-    deeper than it looks."""
+    deeper than it looks. An object of more than `max_keys` keys (0: no limit) is refused here,
+    from simdjson's tape, before a Python object is made for any of them."""
+    if max_keys and len(node) > max_keys:
+        raise LimitError(
+            f"the body holds an object of {len(node)} keys; the limit is {max_keys} "
+            "(max_object_keys)"
+        )
     keys = list(node.keys())
-    if len(set(keys)) != len(keys) or any("[" in key for key in keys):
+    # node[key] looks a key up linearly: many keys are left to orjson, which is linear in them.
+    if len(keys) > _MAX_KEYS or len(set(keys)) != len(keys) or any("[" in key for key in keys):
         raise _Unsure
     document: dict[str, Any] = {}
     brackets = 0
@@ -126,7 +138,7 @@ def _object(node: Any, fields: NumberArrays, *, depth: int) -> tuple[dict[str, A
                 brackets += opened
                 continue
         if isinstance(inner, Mapping) and isinstance(value, simdjson.Object):
-            document[key], opened = _object(value, inner, depth=depth + 1)
+            document[key], opened = _object(value, inner, depth=depth + 1, max_keys=max_keys)
             brackets += opened
             continue
         document[key] = _python(value)
