@@ -84,12 +84,15 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from .api.logs import logging_config
+        from .api.server import BoundedHttpToolsProtocol
 
         uvicorn.run(
             # An import string and a factory: each worker process builds its own app from the
             # environment's settings.
             "service.api:create_app",
             factory=True,
+            # httptools with request headers bounded in size and time (service/api/server.py).
+            http=BoundedHttpToolsProtocol,
             host=args.host or settings.host,
             port=args.port if args.port is not None else settings.port,
             # Above 1, uvicorn's supervisor runs the workers and replaces any that dies.

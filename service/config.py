@@ -45,7 +45,70 @@ class Settings(BaseSettings):
     max_elements: int = Field(
         default=2**24,
         gt=0,
-        description="Most array elements in one request (all arrays together); more is a 413.",
+        description="Most array elements in one request, every array together: the array fields "
+        "and array-valued parameters such as `class_weight`; more is a 413.",
+    )
+    max_evaluate_losses: int = Field(
+        default=16,
+        gt=0,
+        description="Most losses one `/v1/evaluate` request may name; more is a 422.",
+    )
+    max_scored_elements: int = Field(
+        default=2**23,
+        gt=0,
+        description="Most prediction elements one request may have scored, counted once per "
+        "loss: an evaluate request of 4 losses over 1e6 predictions scores 4e6. More is a 413: "
+        "the work and the response (a gradient per loss) grow with it, not with the body. The "
+        "default lets one loss score the largest request max_elements allows (predictions and "
+        "targets of 2^23 each), and a composite no more than that in all.",
+    )
+    max_groups: int = Field(
+        default=65_536,
+        gt=0,
+        description="Most distinct `group_by` keys in one request; more is a 422.",
+    )
+    max_group_key_length: int = Field(
+        default=256,
+        gt=0,
+        description="Longest `group_by` key, in characters; a longer one is a 422.",
+    )
+    max_object_keys: int = Field(
+        default=256,
+        gt=0,
+        description="Most keys in any one object of a request body; more is a 422 decided "
+        "while parsing (MessagePack) or right after (JSON), before validation.",
+    )
+    max_nesting_depth: int = Field(
+        default=32,
+        gt=2,
+        description="Deepest nesting of objects and arrays in a request body; deeper is a 422.",
+    )
+    max_dimensions: int = Field(
+        default=8,
+        ge=2,
+        le=32,
+        description="Most dimensions of an array (a typed array's shape, or nested lists); "
+        "more is a 422. Predictions and targets take at most 2 whatever this says.",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=4096,
+        description="Largest request line and headers together; more is answered 431 and the "
+        "connection closed, before the app sees the request.",
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds a client may take to send its request line and headers, from the "
+        "connection's first byte (or its opening); slower is answered 408 and closed.",
+    )
+    body_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds a client may take to send the whole request body, once its headers "
+        "are in; slower is answered 408 and closed. Raise it for large uploads over slow links.",
     )
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),

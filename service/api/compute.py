@@ -16,18 +16,23 @@ is small (see `ComputeRoute`).
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import math
+import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio
+import numpy as np
 import numpy.typing as npt
 from fastapi import Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from ..config import Settings
 from ..losses import (
     CompositeResult,
     LossResult,
@@ -42,12 +47,16 @@ from ..wire import (
     ArrayInput,
     Codec,
     NumberArrays,
+    TooManyElementsError,
+    check_document,
     check_element_limit,
+    check_group_keys,
     encode_array,
     inspect_array,
     inspect_keys,
+    list_size,
 )
-from .deps import RawBody, get_settings, raw_body, require_api_key
+from .deps import RawBody, RequestCancelled, get_settings, raw_body, require_api_key
 from .metrics import count_scored
 from .problems import ProblemException, validation_problem
 from .schemas import CommonRequest, EvaluateRequest
@@ -59,6 +68,7 @@ __all__ = [
     "compute_evaluate",
     "compute_loss",
     "result_document",
+    "run_compute",
 ]
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -97,10 +107,18 @@ NUMBER_ARRAYS: NumberArrays = {
 }
 
 
-def parse_request(raw: RawBody, model: type[Model], max_elements: int) -> Model:
-    """Decode the body, free its bytes, and validate the small fields against `model`."""
-    document = raw.codec.decode(raw.data, number_arrays=NUMBER_ARRAYS, max_numbers=max_elements)
+def parse_request(raw: RawBody, model: type[Model], settings: Settings) -> Model:
+    """Decode the body, free its bytes, check its shape against the limits (keys per object,
+    depth, elements of every array, losses per evaluate request), then validate the small
+    fields against `model`."""
+    document = raw.codec.decode(
+        raw.data,
+        number_arrays=NUMBER_ARRAYS,
+        max_numbers=settings.max_elements,
+        max_keys=settings.max_object_keys,
+    )
     raw.release()
+    raw.checkpoint()
     if not isinstance(document, dict):
         kind = "an array" if isinstance(document, list) else type(document).__name__
         raise ProblemException(
@@ -109,6 +127,12 @@ def parse_request(raw: RawBody, model: type[Model], max_elements: int) -> Model:
             f"the body is {kind}; expected an object with predictions and targets",
             errors=[(("body",), "expected an object")],
         )
+    check_document(
+        document, max_keys=settings.max_object_keys, max_depth=settings.max_nesting_depth
+    )
+    if model is EvaluateRequest:
+        _check_loss_count(document, settings.max_evaluate_losses)
+    check_element_limit(_parameter_arrays(document), settings.max_elements)
     if model is EvaluateRequest:
         _canonical_loss_names(document)
     try:
@@ -117,6 +141,62 @@ def parse_request(raw: RawBody, model: type[Model], max_elements: int) -> Model:
         raise validation_problem(
             error.errors(include_url=False), prefix=("body",), fields=model.model_fields
         ) from None
+
+
+def _check_loss_count(document: dict[str, Any], limit: int) -> None:
+    losses = document.get("losses")
+    if isinstance(losses, list) and len(losses) > limit:
+        message = (
+            f"losses names {len(losses)} losses; the limit is {limit} per request "
+            "(max_evaluate_losses)"
+        )
+        raise ProblemException(422, "limit", message, errors=[(("body", "losses"), message)])
+
+
+def _parameter_arrays(document: dict[str, Any]) -> list[ArrayInput]:
+    """Every array of the document, sized before pydantic turns a parameter's items into Python
+    floats: the array fields (as `inspect_array` will count them once validated) and every list
+    in a parameter (class_weight, in the request or in each evaluate term)."""
+    found = [
+        ArrayInput(("body", name), None, _array_size(document.get(name)))
+        for name in ("predictions", "targets", "sample_weight", "group_by")
+    ]
+    regularization = document.get("regularization")
+    if isinstance(regularization, dict):
+        weights = regularization.get("weights")
+        found.append(ArrayInput(("body", "regularization", "weights"), None, _array_size(weights)))
+    scopes: list[tuple[tuple[str | int, ...], Any]] = [(("body",), document)]
+    losses = document.get("losses")
+    if isinstance(losses, list):
+        scopes += [(("body", "losses", i), term) for i, term in enumerate(losses)]
+    for loc, scope in scopes:
+        if not isinstance(scope, dict):
+            continue
+        for key, value in scope.items():
+            if isinstance(value, list) and key not in _ARRAY_FIELDS:
+                found.append(ArrayInput((*loc, key), value, _size_of(value)))
+    return found
+
+
+_ARRAY_FIELDS = frozenset({"predictions", "targets", "sample_weight", "group_by", "losses"})
+
+
+def _array_size(value: Any) -> int:
+    """An array field's elements as far as its form tells (0 where it is not an array: the
+    checks after validation explain what is wrong with it)."""
+    if isinstance(value, list):
+        return list_size(value)
+    if isinstance(value, np.ndarray):
+        return value.size
+    shape = value.get("shape") if isinstance(value, dict) else None
+    if isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape):
+        return math.prod(shape)
+    return 0
+
+
+def _size_of(value: list[Any]) -> int:
+    """The items of a list and of the lists in it, one level down (parameters are 1-D)."""
+    return len(value) + sum(len(item) for item in value if isinstance(item, list))
 
 
 def _canonical_loss_names(document: dict[str, Any]) -> None:
@@ -138,28 +218,42 @@ def _canonical_loss_names(document: dict[str, Any]) -> None:
                 ) from None
 
 
-def read_arrays(request: CommonRequest, max_elements: int) -> Arrays:
+def read_arrays(request: CommonRequest, settings: Settings) -> Arrays:
     """Count the elements of every array field, refuse more than `max_elements`, then convert."""
+    dimensions = settings.max_dimensions
     inputs: dict[str, ArrayInput] = {
-        "predictions": inspect_array(request.predictions, ("body", "predictions")),
-        "targets": inspect_array(request.targets, ("body", "targets")),
+        name: inspect_array(value, ("body", name), max_dimensions=dimensions)
+        for name, value in (
+            ("predictions", request.predictions),
+            ("targets", request.targets),
+            ("sample_weight", request.sample_weight),
+        )
+        if value is not None or name != "sample_weight"
     }
-    if request.sample_weight is not None:
-        inputs["sample_weight"] = inspect_array(request.sample_weight, ("body", "sample_weight"))
     if request.group_by is not None:
         inputs["group_by"] = inspect_keys(request.group_by, ("body", "group_by"))
     regularization = request.regularization
     if regularization is not None:
         inputs["weights"] = inspect_array(
-            regularization.weights, ("body", "regularization", "weights")
+            regularization.weights,
+            ("body", "regularization", "weights"),
+            max_dimensions=dimensions,
         )
-    check_element_limit(list(inputs.values()), max_elements)
+    check_element_limit(list(inputs.values()), settings.max_elements)
     arrays = {name: array.to_numpy() for name, array in inputs.items()}
+    group_by = arrays.get("group_by")
+    if group_by is not None:
+        check_group_keys(
+            group_by,
+            ("body", "group_by"),
+            max_groups=settings.max_groups,
+            max_length=settings.max_group_key_length,
+        )
     return Arrays(
         predictions=arrays["predictions"],
         targets=arrays["targets"],
         sample_weight=arrays.get("sample_weight"),
-        group_by=arrays.get("group_by"),
+        group_by=group_by,
         regularization=None
         if regularization is None
         else Regularization(arrays["weights"], l1=regularization.l1, l2=regularization.l2),
@@ -231,31 +325,38 @@ def _param_fields(model: type[CommonRequest]) -> tuple[str, ...]:
 
 
 def compute_loss(
-    name: str, model: type[CommonRequest], raw: RawBody, max_elements: int
+    name: str, model: type[CommonRequest], raw: RawBody, settings: Settings
 ) -> Response:
     """POST /v1/losses/{name}: one loss."""
-    request = parse_request(raw, model, max_elements)
-    arrays = read_arrays(request, max_elements)
+    request = parse_request(raw, model, settings)
+    arrays = read_arrays(request, settings)
+    _check_work(arrays, 1, settings.max_scored_elements)
     options = _options(request, arrays)
     params = {field: getattr(request, field) for field in _param_fields(model)}
     reply = Reply.of(raw, request)
     # The decoded lists of a JSON body (a Python float per element) are not needed any more.
     del request
+    raw.checkpoint()
     result = evaluate(name, arrays.predictions, arrays.targets, **options, **params)
     count_scored([name], arrays.predictions.size)
+    raw.checkpoint()
     return _respond(reply, result_document(result, reply))
 
 
-def compute_evaluate(raw: RawBody, max_elements: int) -> Response:
+def compute_evaluate(raw: RawBody, settings: Settings) -> Response:
     """POST /v1/evaluate: several losses over one payload, and their weighted total."""
-    request = parse_request(raw, EvaluateRequest, max_elements)
-    arrays = read_arrays(request, max_elements)
+    request = parse_request(raw, EvaluateRequest, settings)
+    arrays = read_arrays(request, settings)
+    _check_work(arrays, len(request.losses), settings.max_scored_elements)
     options = _options(request, arrays)
     terms = [term.model_dump() for term in request.losses]
     reply = Reply.of(raw, request)
     del request
-    composite: CompositeResult = evaluate_many(terms, arrays.predictions, arrays.targets, **options)
+    composite: CompositeResult = evaluate_many(
+        terms, arrays.predictions, arrays.targets, **options, checkpoint=raw.checkpoint
+    )
     count_scored([result.loss for result in composite.results], arrays.predictions.size)
+    raw.checkpoint()
     document = {
         "results": [
             result_document(result, reply, weight=weight)
@@ -266,12 +367,55 @@ def compute_evaluate(raw: RawBody, max_elements: int) -> Response:
     return _respond(reply, document)
 
 
+def _check_work(arrays: Arrays, losses: int, limit: int) -> None:
+    """Refuse a request that asks for more scoring than `limit` prediction elements in all: the
+    time, the temporaries and the response grow with losses x elements, not with the body."""
+    scored = losses * arrays.predictions.size
+    if scored > limit:
+        raise TooManyElementsError(
+            f"the request asks for {losses} loss(es) over {arrays.predictions.size} prediction "
+            f"elements, {scored} in all; the limit is {limit} (max_scored_elements): name "
+            "fewer losses or split the batch"
+        )
+
+
 # Bodies up to this size are computed on the event loop: decoding and scoring a few hundred
 # values holds the loop for ~0.3 ms at most, about what the framework itself spends on a
-# request and less than the threadpool's hand-over costs (16 values at concurrency 16: 3745
-# against 2419 req/s, p99 5.8 against 54 ms, bench/http.py). Anything larger goes to the
-# threadpool so that CPU work never holds the loop for long.
+# request and less than the threadpool's hand-over costs (bench/README.md). Anything larger goes
+# to the threadpool so that CPU work never holds the loop for long.
 INLINE_BODY_BYTES = 16 * 1024
+
+
+async def run_compute(request: Request, raw: RawBody, work: Callable[[], Response]) -> Response:
+    """Run `work` on `raw`: inline for a small body, else in the threadpool, stopped at its next
+    checkpoint once nobody waits for it.
+
+    Nobody waits when the client disconnects (seen on the ASGI receive channel, which has
+    nothing else to say once the body is read) or when the server cancels the request (its
+    shutdown timeout ran out): the thread is abandoned to finish its current step and stop, and
+    the answer is a 499 that nobody reads but the access log.
+    """
+    if len(raw.data) <= INLINE_BODY_BYTES:
+        return work()
+    watcher = asyncio.ensure_future(_watch_disconnect(request, raw.cancelled))
+    try:
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+    except RequestCancelled:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    finally:
+        raw.cancelled.set()
+        watcher.cancel()
+
+
+# nginx's status for a request whose client went away before the answer.
+CLIENT_CLOSED_REQUEST = 499
+
+
+async def _watch_disconnect(request: Request, cancelled: threading.Event) -> None:
+    # Once the body is read, the only message ASGI has left for a request is its disconnect.
+    message = await request.receive()
+    if message["type"] == "http.disconnect":
+        cancelled.set()
 
 
 class ComputeRoute(APIRoute):
@@ -280,11 +424,11 @@ class ComputeRoute(APIRoute):
     Every compute endpoint is `endpoint(raw, settings)` behind the API key check: the handler
     calls those dependencies (`deps.get_settings`, `deps.require_api_key`, `deps.raw_body`)
     directly rather than through FastAPI's per-request dependency solving, which costs more than
-    scoring a small request, and runs the plain-`def` endpoint inline for a body of at most
-    `INLINE_BODY_BYTES`, in the threadpool for a larger one. The routes' declared dependencies
-    stay as they are, for the OpenAPI spec; tests/api/test_compute_dispatch.py checks that they
-    are exactly these. Since FastAPI does not solve them here, `app.dependency_overrides` does
-    not reach these routes: override the settings through `create_app(settings)` instead.
+    scoring a small request, and runs the plain-`def` endpoint through `run_compute`. The
+    routes' declared dependencies stay as they are, for the OpenAPI spec;
+    tests/api/test_compute_dispatch.py checks that they are exactly these. Since FastAPI does
+    not solve them here, `app.dependency_overrides` does not reach these routes: override the
+    settings through `create_app(settings)` instead.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -294,8 +438,8 @@ class ComputeRoute(APIRoute):
             settings = await get_settings(request)
             await require_api_key(request, settings)
             raw = await raw_body(request, settings)
-            if len(raw.data) <= INLINE_BODY_BYTES:
-                return endpoint(raw=raw, settings=settings)
-            return await run_in_threadpool(endpoint, raw=raw, settings=settings)
+            return await run_compute(
+                request, raw, functools.partial(endpoint, raw=raw, settings=settings)
+            )
 
         return handler

@@ -8,10 +8,12 @@ the loss itself, encoding) happens afterwards in the route's plain `def`, in the
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from starlette.requests import ClientDisconnect
 
@@ -19,16 +21,35 @@ from ..config import Settings
 from ..wire import Codec, codec_for_accept, codec_for_content_type, content_coding, read_body
 from .problems import ProblemException
 
-__all__ = ["RawBody", "SettingsDep", "get_settings", "raw_body", "require_api_key"]
+__all__ = [
+    "RawBody",
+    "RequestCancelled",
+    "SettingsDep",
+    "get_settings",
+    "raw_body",
+    "require_api_key",
+]
+
+
+class RequestCancelled(Exception):
+    """Nobody waits for this request any more (the client left, or the server is stopping)."""
 
 
 @dataclass(frozen=True)
 class RawBody:
-    """A request body read in full, decompressed, with the codecs to read and answer it."""
+    """A request body read in full, decompressed, with the codecs to read and answer it, and
+    the flag that tells the work on it to stop."""
 
     data: bytearray
     codec: Codec
     response_codec: Codec
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def checkpoint(self) -> None:
+        """Raise RequestCancelled once nobody waits for the answer: called between the steps
+        of a computation, each of them bounded by the request's limits."""
+        if self.cancelled.is_set():
+            raise RequestCancelled
 
     def release(self) -> None:
         """Free the body's bytes once decoded: the document no longer needs them, and a large
@@ -77,15 +98,26 @@ async def raw_body(request: Request, settings: SettingsDep) -> RawBody:
     codec = codec_for_content_type(headers.get(b"content-type"))
     coding = content_coding(headers.get(b"content-encoding"))
     try:
-        data = await read_body(
-            request.stream(),
-            limit=settings.max_body_bytes,
-            content_length=headers.get(b"content-length"),
-            coding=coding,
-        )
+        # A deadline for the whole body, whatever server runs the app: a client trickling a
+        # declared 10 MB at 1 KB/s does not hold a connection and its buffer for hours.
+        with anyio.fail_after(settings.body_timeout):
+            data = await read_body(
+                request.stream(),
+                limit=settings.max_body_bytes,
+                content_length=headers.get(b"content-length"),
+                coding=coding,
+            )
     except ClientDisconnect:
         raise ProblemException(
             400, "malformed-body", "the client disconnected before sending the whole body"
+        ) from None
+    except TimeoutError:
+        raise ProblemException(
+            408,
+            "timeout",
+            f"the body did not arrive within {settings.body_timeout:g} s (body_timeout); send "
+            "it faster, or in smaller batches",
+            headers={"Connection": "close"},
         ) from None
     return RawBody(data, codec, codec_for_accept(headers.get(b"accept")))
 

@@ -25,6 +25,7 @@ from starlette.routing import Match
 from ..losses import LOSSES, LossError, ResultOverflowError, UnknownLossError
 from ..losses import errors as loss_errors
 from ..wire import errors as wire_errors
+from ..wire import shorten, show
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -51,6 +52,9 @@ TITLES: dict[str, str] = {
     "method-not-allowed": "Method not allowed",
     "body-too-large": "Request body too large",
     "too-many-elements": "Too many array elements",
+    "limit": "Over a limit of the service",
+    "timeout": "Request took too long to arrive",
+    "cancelled": "Client closed the request",
     "unsupported-media-type": "Unsupported media type",
     "validation": "Invalid request",
     "array-format": "Invalid array",
@@ -80,12 +84,15 @@ _WIRE_KINDS: dict[type[wire_errors.WireError], str] = {
     wire_errors.BodyTooLargeError: "body-too-large",
     wire_errors.TooManyElementsError: "too-many-elements",
     wire_errors.ArrayFormatError: "array-format",
+    wire_errors.LimitError: "limit",
+    wire_errors.NumberRangeError: "non-finite",
 }
 _STATUS_KINDS = {
     400: "malformed-body",
     401: "unauthorized",
     404: "not-found",
     405: "method-not-allowed",
+    408: "timeout",
     413: "body-too-large",
     415: "unsupported-media-type",
     422: "validation",
@@ -94,6 +101,9 @@ _STATUS_KINDS = {
 }
 
 logger = logging.getLogger("service.api")
+
+# Errors a 422 lists one by one; past these the detail only counts them.
+MAX_LISTED_ERRORS = 20
 
 
 class ProblemItem(BaseModel):
@@ -177,8 +187,7 @@ def problem_response(
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return show(value, 60)
 
 
 def _loc_text(loc: Loc) -> str:
@@ -198,11 +207,19 @@ def validation_problem(
     prefix: Loc = (),
     fields: Iterable[str] = (),
 ) -> ProblemException:
-    """A 422 problem from pydantic's error list; `fields`: the accepted names, for hints."""
+    """A 422 problem from pydantic's error list; `fields`: the accepted names, for hints.
+
+    At most `MAX_LISTED_ERRORS` are explained; the rest are counted in the detail, so that a
+    body of a million unknown keys costs neither a million hints nor a megabyte answer.
+    """
     known = list(fields)
     items: list[tuple[Loc, str]] = []
-    for error in errors:
-        loc = _clean_loc((*prefix, *error["loc"]))
+    for error in errors[:MAX_LISTED_ERRORS]:
+        # A key is echoed (and matched against the fields) by a short prefix only.
+        loc = tuple(
+            shorten(part) if isinstance(part, str) else part
+            for part in _clean_loc((*prefix, *error["loc"]))
+        )
         kind = error.get("type", "")
         if kind == "missing":
             message = "is required"
@@ -214,7 +231,8 @@ def validation_problem(
             message = f"= {_show(error.get('input'))}: {error['msg']}"
         items.append((loc, message))
     shown = [f"{_loc_text(loc[1:] if loc[:1] == ('body',) else loc)} {msg}" for loc, msg in items]
-    detail = "; ".join(shown[:3]) + (f"; and {len(shown) - 3} more" if len(shown) > 3 else "")
+    more = len(errors) - 3
+    detail = "; ".join(shown[:3]) + (f"; and {more} more" if more > 0 else "")
     return ProblemException(422, "validation", detail, errors=items)
 
 
@@ -316,10 +334,13 @@ _DESCRIPTIONS = {
     400: "Malformed body: not valid JSON or gzip",
     401: "Missing or invalid API key",
     404: "Unknown loss, or no such resource",
-    413: "Body or decompressed body over max_body_bytes, or more elements than max_elements",
+    408: "The body did not arrive within body_timeout; the connection is closed",
+    413: "Body or decompressed body over max_body_bytes, more elements than max_elements, or "
+    "more scoring than max_scored_elements",
     415: "Content-Type or Content-Encoding the service does not read",
     422: "Schema violation, shape mismatch, NaN or infinity, value outside the loss's domain, "
-    "unsupported reduction, or a result that overflows float64",
+    "unsupported reduction, a result that overflows float64, or a body shaped past a limit "
+    "(keys per object, nesting depth, dimensions, losses, groups; the detail names the setting)",
     500: "Internal error (never for bad input); the detail holds no internals",
     503: "Not ready: the service is shutting down",
 }

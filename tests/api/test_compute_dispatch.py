@@ -41,10 +41,12 @@ def test_compute_routes_use_the_lean_route_with_exactly_its_dependencies() -> No
         assert calls == allowed, route.path
 
 
+@pytest.mark.parametrize("path", ["/v1/losses/mse", "/v1/losses/MSE"])
 @pytest.mark.parametrize(("size", "inline"), [(10, True), (INLINE_BODY_BYTES, False)])
 def test_small_bodies_run_inline_and_large_ones_in_the_threadpool(
-    client: ApiClient, monkeypatch: pytest.MonkeyPatch, size: int, inline: bool
+    client: ApiClient, monkeypatch: pytest.MonkeyPatch, size: int, inline: bool, path: str
 ) -> None:
+    """Both kinds of compute route: the lean ComputeRoute (mse) and the by-name one (MSE)."""
     threads: list[threading.Thread] = []
     real = compute_module.evaluate
 
@@ -62,6 +64,6 @@ def test_small_bodies_run_inline_and_large_ones_in_the_threadpool(
         loop_thread.append(threading.current_thread())
 
     client._portal.call(probe)  # type: ignore[attr-defined]
-    response = client.post("/v1/losses/mse", content=body)
+    response = client.post(path, content=body)
     assert response.status_code == 200, response.text
     assert (threads[0] is loop_thread[0]) == inline

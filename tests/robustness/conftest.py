@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -52,6 +53,55 @@ def children(pid: int) -> list[int]:
         if int(parent) == pid and state != "Z":
             found.append(int(entry.name))
     return sorted(found)
+
+
+def read_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in bytes."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = int(value.split()[0]) * 1024
+    return fields
+
+
+class PeakRss:
+    """The highest VmRSS of a process while in the block: the kernel's own peak (VmHWM, reset by
+    writing 5 to /proc/<pid>/clear_refs) and, where that cannot be reset, samples every 2 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.before = 0
+        self.peak = 0
+        self._sampling = threading.Event()
+        self._resettable = True
+
+    def __enter__(self) -> PeakRss:
+        try:
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        except OSError:
+            self._resettable = False
+        self.before = read_status(self.pid)["VmRSS"]
+        self.peak = self.before
+        self._sampling.set()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while self._sampling.is_set():
+            self.peak = max(self.peak, read_status(self.pid)["VmRSS"])
+            time.sleep(0.002)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._sampling.clear()
+        self._thread.join(timeout=5)
+        if self._resettable:
+            self.peak = max(self.peak, read_status(self.pid)["VmHWM"])
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.before
 
 
 def is_worker(pid: int) -> bool:

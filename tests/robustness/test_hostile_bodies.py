@@ -11,15 +11,13 @@ shapes, tests/robustness/test_properties.py.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 import zlib
-from pathlib import Path
 
 import httpx
 import orjson
 
-from .conftest import LiveServer
+from .conftest import LiveServer, PeakRss
 
 PROBLEM = "application/problem+json"
 MIB = 2**20
@@ -61,55 +59,6 @@ def gzip_bomb(compressed_size: int) -> bytes:
     return member * -(-compressed_size // len(member))
 
 
-def read_status(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of a process, in bytes."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0]) * 1024
-    return fields
-
-
-class PeakRss:
-    """The highest VmRSS of a process while in the block: the kernel's own peak (VmHWM, reset by
-    writing 5 to /proc/<pid>/clear_refs) and, where that cannot be reset, samples every 2 ms."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.before = 0
-        self.peak = 0
-        self._sampling = threading.Event()
-        self._resettable = True
-
-    def __enter__(self) -> PeakRss:
-        try:
-            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
-        except OSError:
-            self._resettable = False
-        self.before = read_status(self.pid)["VmRSS"]
-        self.peak = self.before
-        self._sampling.set()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while self._sampling.is_set():
-            self.peak = max(self.peak, read_status(self.pid)["VmRSS"])
-            time.sleep(0.002)
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._sampling.clear()
-        self._thread.join(timeout=5)
-        if self._resettable:
-            self.peak = max(self.peak, read_status(self.pid)["VmHWM"])
-
-    @property
-    def growth(self) -> int:
-        return self.peak - self.before
-
-
 def test_a_gzip_bomb_is_a_413_and_the_process_grows_by_less_than_50_mb(live: LiveServer) -> None:
     bomb = gzip_bomb(MIB)
     assert len(bomb) >= MIB
@@ -124,7 +73,8 @@ def test_a_gzip_bomb_is_a_413_and_the_process_grows_by_less_than_50_mb(live: Liv
     assert rss.growth < 50 * MIB, f"grew by {rss.growth / MIB:.1f} MiB"
 
 
-def test_json_nested_10000_deep_is_a_400(live: LiveServer) -> None:
+def test_json_nested_10000_deep_is_a_422_naming_the_limit(live: LiveServer) -> None:
+    """Valid JSON, deeper than the parser goes: refused as past max_nesting_depth."""
     depth = 10_000
     deep = b'{"predictions": ' + b"[" * depth + b"1.0" + b"]" * depth + b', "targets": [1.0]}'
     objects = b'{"a": ' * depth + b"1" + b"}" * depth
@@ -133,9 +83,9 @@ def test_json_nested_10000_deep_is_a_400(live: LiveServer) -> None:
             response = client.post(
                 "/v1/losses/mse", content=body, headers={"content-type": "application/json"}
             )
-            assert response.status_code == 400, response.text
+            assert response.status_code == 422, response.text
             assert response.headers["content-type"] == PROBLEM
-            assert "not valid JSON" in response.json()["detail"]
+            assert "max_nesting_depth" in response.json()["detail"]
 
 
 def test_lists_nested_deeper_than_numpy_goes_are_a_422(live: LiveServer) -> None:

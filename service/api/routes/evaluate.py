@@ -26,11 +26,11 @@ router = APIRouter(
     operation_id="evaluate",
     summary="Evaluate several losses and their weighted total",
     response_model=EvaluateResponse,
-    responses=problem_responses(400, 401, 413, 415, 422, 500),
+    responses=problem_responses(400, 401, 408, 413, 415, 422, 500),
     openapi_extra=request_body(EvaluateRequest, EvaluateRequest.example),
 )
 def evaluate(raw: RawBodyDep, settings: SettingsDep) -> Response:
     """Several losses over one payload, e.g. 0.7 bce + 0.3 dice: one result per loss, and
     `total`, the weighted sum of their values and gradients: a composite objective with its
     gradient, with no code sent to the server. Aliases are accepted as names."""
-    return compute_evaluate(raw, settings.max_elements)
+    return compute_evaluate(raw, settings)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from ...catalogue import catalogue, catalogue_entry
 from ...losses import LOSSES, LossSpec, get_loss
-from ..compute import ComputeRoute, compute_loss
+from ..compute import ComputeRoute, compute_loss, run_compute
 from ..deps import RawBodyDep, SettingsDep, require_api_key
 from ..problems import problem_responses
 from ..schemas import REQUEST_MODELS, CommonRequest, LossCatalogue, LossEntry, LossResponse
@@ -19,7 +20,7 @@ from ..schemas import REQUEST_MODELS, CommonRequest, LossCatalogue, LossEntry, L
 __all__ = ["router"]
 
 JSON = "application/json"
-COMPUTE_ERRORS = problem_responses(400, 401, 404, 413, 415, 422, 500)
+COMPUTE_ERRORS = problem_responses(400, 401, 404, 408, 413, 415, 422, 500)
 
 router = APIRouter(prefix="/v1/losses", tags=["losses"], dependencies=[Depends(require_api_key)])
 
@@ -95,7 +96,7 @@ def _endpoint(spec: LossSpec) -> Callable[..., Response]:
 
     # A plain def: FastAPI runs it in the threadpool, never blocking the event loop.
     def endpoint(raw: RawBodyDep, settings: SettingsDep) -> Response:
-        return compute_loss(spec.name, model, raw, settings.max_elements)
+        return compute_loss(spec.name, model, raw, settings)
 
     endpoint.__name__ = spec.name
     endpoint.__doc__ = spec.summary
@@ -178,10 +179,15 @@ def _any_request_body() -> dict[str, Any]:
     responses=COMPUTE_ERRORS,
     openapi_extra=_any_request_body(),
 )
-def compute_by_name(
-    spec: Annotated[LossSpec, Depends(_resolve)], raw: RawBodyDep, settings: SettingsDep
+async def compute_by_name(
+    request: Request,
+    spec: Annotated[LossSpec, Depends(_resolve)],
+    raw: RawBodyDep,
+    settings: SettingsDep,
 ) -> Response:
     """Compute the loss named in the path, by its name or any alias (mse, MSE, l2): the request
     is that loss's own, as its operation documents it. An unknown name is a 404 before the body
     is read."""
-    return compute_loss(spec.name, REQUEST_MODELS[spec.name], raw, settings.max_elements)
+    model = REQUEST_MODELS[spec.name]
+    work = functools.partial(compute_loss, spec.name, model, raw, settings)
+    return await run_compute(request, raw, work)

@@ -1,0 +1,127 @@
+"""The HTTP protocol `loss-service serve` runs under uvicorn: httptools, with request headers
+bounded in size and in time.
+
+uvicorn reads a request line and headers with no bound on their size and no deadline (its
+keep-alive timeout runs only between a response and the next request): served without a proxy,
+one client could send a 20 MB header, or hold a connection and its buffer for hours by sending
+one byte a minute. uvicorn takes the protocol class as a setting (`http=`); this one counts the
+bytes of each request's line and headers as they arrive and starts a clock at the request's
+first byte (or when the connection opens), and answers 431 or 408 as problem+json, closing the
+connection, when either passes `max_header_bytes` or `header_timeout`. The body has its own
+deadline in the app (`deps.raw_body`, `body_timeout`), which holds under any server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from ..config import Settings
+from .problems import PROBLEM_MEDIA_TYPE, TITLES, TYPE_PREFIX
+
+__all__ = ["BoundedHttpToolsProtocol"]
+
+
+@functools.cache
+def _limits() -> tuple[int, float]:
+    settings = Settings()
+    return settings.max_header_bytes, settings.header_timeout
+
+
+_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+def _refusal(status: int, kind: str, detail: str) -> bytes:
+    """A whole HTTP/1.1 response: the problem document, and the connection closed after it."""
+    body = orjson.dumps(
+        {
+            "type": TYPE_PREFIX + kind,
+            "title": TITLES[kind],
+            "status": status,
+            "detail": detail,
+            "errors": [{"loc": ["header"], "msg": detail}],
+            "request_id": "",
+        }
+    )
+    head = (
+        f"HTTP/1.1 {status} ".encode()
+        + _REASONS[status]
+        + f"\r\ncontent-type: {PROBLEM_MEDIA_TYPE}\r\ncontent-length: {len(body)}\r\n".encode()
+        + b"connection: close\r\n\r\n"
+    )
+    return head + body
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with `max_header_bytes` and `header_timeout` (see the module
+    docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._max_header_bytes, self._header_timeout = _limits()
+        self._awaiting_headers = True
+        self._header_bytes = 0
+        self._header_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_clock()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_clock()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._awaiting_headers:
+            if self._header_deadline is None:
+                self._start_clock()
+            self._header_bytes += len(data)
+        super().data_received(data)
+        # Checked after parsing: a chunk that completes the headers also carries body bytes.
+        if self._awaiting_headers and self._header_bytes > self._max_header_bytes:
+            self._refuse(
+                431,
+                f"the request line and headers are larger than {self._max_header_bytes} bytes "
+                "(max_header_bytes)",
+            )
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_headers = False
+        self._header_bytes = 0
+        self._stop_clock()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        # The next request's headers, whenever its first byte comes (until then the keep-alive
+        # timeout watches the idle connection).
+        self._awaiting_headers = True
+
+    def _start_clock(self) -> None:
+        self._header_deadline = self.loop.call_later(self._header_timeout, self._too_slow)
+
+    def _stop_clock(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _too_slow(self) -> None:
+        self._header_deadline = None
+        if self._awaiting_headers:
+            self._refuse(
+                408,
+                f"the request line and headers did not arrive within {self._header_timeout:g} s "
+                "(header_timeout)",
+            )
+
+    def _refuse(self, status: int, detail: str) -> None:
+        if self.transport.is_closing():
+            return
+        self.logger.warning("refused a request: %s", detail)
+        self.transport.write(_refusal(status, "limit" if status == 431 else "timeout", detail))
+        self.transport.close()
+        self._stop_clock()
