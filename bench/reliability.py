@@ -14,6 +14,13 @@ small (`--small-size` elements) and rotate over a few losses. Bodies are encoded
 run, so that the client spends its time on HTTP. An error is any transport failure, a timeout or a
 status other than 200. Latency is from sending the request to reading the last byte of the answer.
 
+`--hostile-every SECONDS` mixes in a hostile client beside the well-behaved ones: every that
+many seconds it starts one request drawn in turn from `HOSTILE`, the cases of
+tests/robustness/test_bounded_work.py (a 3,000-character group key, 1,000 losses, a million
+keys, 65 dimensions, a list 1,000 deep, a 20 MB header, slow headers, a slow body, a client that
+leaves mid-computation, ...). Each must be answered with a 4xx, or be cut off by the server; its
+outcomes are counted apart (`hostile`), and a 5xx or a hang among them counts as an error.
+
 Memory: the resident set (VmRSS) of the server process and its workers, summed, read from /proc
 every `--sample-every` seconds; `soak` reports it at `--rss-baseline-at` seconds and at the end,
 and the growth between the two.
@@ -47,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import msgpack
 import numpy as np
 import orjson
 
@@ -184,6 +192,173 @@ async def drive(
         return tally, time.perf_counter() - started
 
 
+def _typed(values: np.ndarray[Any, Any]) -> dict[str, Any]:
+    return {"dtype": "float64", "shape": list(values.shape), "data": values.tobytes()}
+
+
+def _hostile_bodies() -> list[tuple[str, str, bytes, str]]:
+    """(name, path, body, content type) of the hostile cases sent as whole requests."""
+    n = 100_000
+    values = np.linspace(0.0, 1.0, n)
+    typed = _typed(values)
+    keys = [f"g{i % 100}" for i in range(n)]
+    keys[n // 2] = "x" * 3000
+    many_keys: dict[str, Any] = {"predictions": [1.0], "targets": [1.0]}
+    many_keys.update((f"k{i}", 1) for i in range(1_000_000))
+    deep = b"[" * 1000 + b"1" + b"]" * 1000
+    msgpack_type, json_type = "application/msgpack", "application/json"
+    return [
+        (
+            "long group key",
+            "/v1/losses/mse",
+            msgpack.packb({"predictions": typed, "targets": typed, "group_by": keys}),
+            msgpack_type,
+        ),
+        (
+            "1000 losses",
+            "/v1/evaluate",
+            msgpack.packb(
+                {"predictions": typed, "targets": typed, "losses": [{"name": "mse"}] * 1000}
+            ),
+            msgpack_type,
+        ),
+        ("a million keys", "/v1/losses/mse", orjson.dumps(many_keys), json_type),
+        (
+            "65 dimensions",
+            "/v1/losses/mse",
+            orjson.dumps(
+                {
+                    "predictions": {"dtype": "float64", "shape": [1] * 65, "data": "AAAAAAAA8D8="},
+                    "targets": [1.0],
+                }
+            ),
+            json_type,
+        ),
+        (
+            "huge empty shape",
+            "/v1/losses/mse",
+            orjson.dumps(
+                {
+                    "predictions": {"dtype": "float64", "shape": [0, 2**62, 2**62], "data": ""},
+                    "targets": [1.0],
+                }
+            ),
+            json_type,
+        ),
+        (
+            "list 1000 deep",
+            "/v1/losses/mse",
+            b'{"predictions": [1, ' + deep + b'], "targets": [1, 1]}',
+            json_type,
+        ),
+        (
+            "10**400",
+            "/v1/losses/mse",
+            b'{"predictions": [1' + b"0" * 400 + b'], "targets": [1]}',
+            json_type,
+        ),
+        ("60 KB loss name", "/v1/losses/" + "x" * 60_000, b"{}", json_type),
+    ]
+
+
+async def _raw(port: int, request: bytes, *, trickle: float = 0.0, leave_after: float = 0.0) -> str:
+    """Send `request` on a raw connection (a byte every `trickle` seconds, or at once), read the
+    status line; with `leave_after`, close the connection that many seconds after sending."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        if trickle:
+            for byte in request:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(trickle)
+        else:
+            writer.write(request)
+            await writer.drain()
+        if leave_after:
+            await asyncio.sleep(leave_after)
+            return "left"
+        line = await reader.readline()
+        return line.decode("latin-1").strip() or "closed"
+    except (ConnectionError, OSError):
+        return "reset"
+    finally:
+        writer.close()
+
+
+def _hostile_raw(port: int) -> list[tuple[str, Any]]:
+    """(name, coroutine factory) of the hostile cases that need a raw connection."""
+    header = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000_000
+    slow_body = (
+        b"POST /v1/losses/mse HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10000000\r\n\r\n" + b"[" * 200
+    )
+    n = 1_000_000
+    values = _typed(np.linspace(0.0, 1.0, n))
+    leaving = msgpack.packb(
+        {"predictions": values, "targets": values, "losses": [{"name": "log_cosh"}] * 8}
+    )
+    leaving_request = (
+        b"POST /v1/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/msgpack\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(leaving) + leaving
+    )
+    return [
+        ("20 MB header", lambda: _raw(port, header)),
+        ("slow headers", lambda: _raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", trickle=1.0)),
+        ("slow body", lambda: _raw(port, slow_body, trickle=0.001)),
+        ("leaves mid-computation", lambda: _raw(port, leaving_request, leave_after=0.3)),
+    ]
+
+
+async def hostile(
+    base_url: str, every: float, duration: float, timeout: float, outcomes: dict[str, int]
+) -> None:
+    """One hostile request every `every` seconds for `duration` seconds, each in its own task;
+    outcomes by case and status ("5xx" or "hang" among them are failures)."""
+    port = int(base_url.rsplit(":", 1)[1])
+    whole = _hostile_bodies()
+    raw = _hostile_raw(port)
+    cases = len(whole) + len(raw)
+    tasks = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, trust_env=False) as client:
+
+        async def send(number: int) -> None:
+            index = number % cases
+            name = whole[index][0] if index < len(whole) else raw[index - len(whole)][0]
+            try:
+                if index < len(whole):
+                    _, path, body, content_type = whole[index]
+                    response = await client.post(
+                        path, content=body, headers={"content-type": content_type}
+                    )
+                    outcome = str(response.status_code)
+                else:
+                    outcome = await asyncio.wait_for(raw[index - len(whole)][1](), timeout)
+            except (TimeoutError, httpx.TimeoutException):
+                outcome = "hang"
+            except httpx.TransportError as error:
+                outcome = type(error).__name__
+            key = f"{name}: {outcome}"
+            outcomes[key] = outcomes.get(key, 0) + 1
+
+        started = time.perf_counter()
+        number = 0
+        while time.perf_counter() - started < duration:
+            tasks.append(asyncio.create_task(send(number)))
+            number += 1
+            await asyncio.sleep(every)
+        await asyncio.gather(*tasks)
+
+
+def _hostile_failures(outcomes: dict[str, int]) -> int:
+    """Hostile outcomes that are failures of the server: a 5xx, or no answer in time."""
+    failed = 0
+    for key, count in outcomes.items():
+        outcome = key.rsplit(": ", 1)[1]
+        if outcome == "hang" or outcome.startswith("5") or outcome.startswith("HTTP/1.1 5"):
+            failed += count
+    return failed
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
@@ -314,6 +489,14 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     pid = server.process.pid if server.process is not None else None
     if pid is not None:
         sampler = asyncio.create_task(sample_rss(pid, args.sample_every, samples, started))
+    hostile_outcomes: dict[str, int] = {}
+    hostile_task = None
+    if args.hostile_every > 0:
+        hostile_task = asyncio.create_task(
+            hostile(
+                server.base_url, args.hostile_every, args.duration, args.timeout, hostile_outcomes
+            )
+        )
     tally, elapsed = await drive(
         server.base_url,
         prepared,
@@ -322,6 +505,8 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         large_every=args.large_every,
         timeout=args.timeout,
     )
+    if hostile_task is not None:
+        await hostile_task
     if sampler is not None and pid is not None:
         sampler.cancel()
         samples.append((time.perf_counter() - started, rss_bytes(pid)))
@@ -344,6 +529,9 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         "latency_small": latency_summary(tally.latencies["small"]),
         "latency_large": latency_summary(tally.latencies["large"]),
     }
+    if args.hostile_every > 0:
+        result["hostile"] = dict(sorted(hostile_outcomes.items()))
+        result["hostile_failures"] = _hostile_failures(hostile_outcomes)
     if samples:
         baseline_at = min(args.rss_baseline_at, samples[-1][0])
         baseline = next(rss for at, rss in samples if at >= baseline_at)
@@ -380,6 +568,8 @@ def report(result: dict[str, Any]) -> None:
             f"  {key}: n={summary['count']} p50={summary['p50_ms']} ms p99={summary['p99_ms']} ms "
             f"max={summary['max_ms']} ms"
         )
+    if "hostile" in result:
+        print(f"  hostile ({result['hostile_failures']} failures): {result['hostile']}")
     for line in result["error_log"]:
         print(f"  error {line}")
     if "rss_mb" in result:
@@ -411,6 +601,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample-every", type=float, default=5.0, help="seconds between RSS reads")
     parser.add_argument("--rss-baseline-at", type=float, help="seconds: the RSS baseline (soak 60)")
     parser.add_argument("--max-rss-growth", type=float, default=10.0, help="percent (soak)")
+    parser.add_argument(
+        "--hostile-every",
+        type=float,
+        default=0.0,
+        help="seconds between hostile requests (0: none)",
+    )
     args = parser.parse_args(argv)
     for key, value in DEFAULTS[args.mode].items():
         if getattr(args, key) is None:
@@ -426,6 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["server_exit_code"] = server.process.returncode
     report(result)
     failed = result["errors"] > 0 or result.get("server_exit_code", 0) != 0
+    failed |= result.get("hostile_failures", 0) > 0
     if args.mode == "soak" and "rss_mb" in result:
         failed |= result["rss_mb"]["growth_pct"] > args.max_rss_growth
     return 1 if failed else 0

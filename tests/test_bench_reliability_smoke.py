@@ -47,3 +47,32 @@ def test_bench_runs_and_reports(mode: str, extra: list[str]) -> None:
     assert result["latency"]["p50_ms"] <= result["latency"]["p99_ms"]
     assert result["rss_mb"]["end"] > 0
     assert "throughput" in completed.stdout
+
+
+def test_bench_mixes_in_a_hostile_client() -> None:
+    """Every hostile case is sent at least once, none fails the server, and the well-behaved
+    clients see no error."""
+    completed, result = run_bench(
+        "load",
+        "--duration",
+        "4",
+        "--concurrency",
+        "4",
+        "--small-size",
+        "10",
+        "--large-size",
+        "1000",
+        "--hostile-every",
+        "0.25",
+        "--env",
+        "LOSS_SERVICE_HEADER_TIMEOUT=1",
+        "--env",
+        "LOSS_SERVICE_BODY_TIMEOUT=1",
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert result["errors"] == 0
+    assert result["hostile_failures"] == 0
+    cases = {key.rsplit(": ", 1)[0] for key in result["hostile"]}
+    assert len(cases) == 12, result["hostile"]
+    assert result["hostile"]["a million keys: 422"] >= 1
+    assert "hostile" in completed.stdout
