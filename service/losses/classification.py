@@ -48,7 +48,9 @@ def binary_cross_entropy(
 ) -> PerSample:
     """Binary cross-entropy from probabilities or logits; (N, K) is multi-label."""
     check_probabilities(targets, "targets")
-    labels = targets * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    labels = targets
+    if label_smoothing:
+        labels = targets * (1.0 - label_smoothing) + 0.5 * label_smoothing
     grad = None
     if from_logits:
         # -log sigmoid(z) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z), both stable.
@@ -62,7 +64,17 @@ def binary_cross_entropy(
     else:
         check_probabilities(predictions, "predictions", hint=LOGITS_HINT)
         clipped = np.clip(predictions, eps, 1.0 - eps)
-        values = -(pos_weight * labels * np.log(clipped) + (1.0 - labels) * np.log1p(-clipped))
+        # -(w y log p + (1 - y) log(1 - p)) = -(log(1 - p) + y (w log p - log(1 - p))): the same
+        # value in five in-place passes after the two logs, not eleven with a temporary each.
+        values = np.negative(clipped)
+        log_miss = np.log1p(values, out=values)
+        values = np.log(clipped)
+        if pos_weight != 1.0:
+            values *= pos_weight
+        values -= log_miss
+        values *= labels
+        values += log_miss
+        np.negative(values, out=values)
         if gradient:
             grad = (-pos_weight * labels / clipped + (1.0 - labels) / (1.0 - clipped)) * inside(
                 predictions, eps, 1.0 - eps

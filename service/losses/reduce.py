@@ -97,7 +97,7 @@ def reduce(
                 gradient = np.zeros_like(gradient)
 
     all_ones: FloatArray | None = None
-    if weights is None and (per_sample.elementwise is not None or group_keys is not None):
+    if weights is None and per_sample.elementwise is not None:
         all_ones = np.ones(samples)
 
     per_output = None
@@ -111,9 +111,7 @@ def reduce(
 
     groups = None
     if group_keys is not None:
-        used_all = np.ones(samples, dtype=bool) if used is None else used
-        weights_all = _or(weights, all_ones)
-        groups = _groups(group_keys, used_all, weights_all, weighted, reduction, sqrt_of_mean)
+        groups = _groups(group_keys, used, weights, weighted, reduction, sqrt_of_mean)
 
     return _build_reduced(
         value=value,
@@ -167,17 +165,23 @@ def _scale_gradient(
 
 def _groups(
     keys: npt.NDArray[Any],
-    used: BoolArray,
-    weights: FloatArray,
+    used: BoolArray | None,
+    weights: FloatArray | None,
     weighted: FloatArray,
     reduction: str,
     sqrt_of_mean: bool,
 ) -> list[Group]:
-    """Per-key count, weight sum, loss sum and value, by bincount over the key's index."""
+    """Per-key count, weight sum, loss sum and value, by bincount over the key's index (no
+    weights where every sample counts, or weighs, 1)."""
     distinct, position = factorize(keys)
     size = len(distinct)
-    counts = np.bincount(position, weights=used.astype(np.float64), minlength=size)
-    weight_sums = np.bincount(position, weights=weights, minlength=size)
+    samples = np.bincount(position, minlength=size)
+    counts = samples if used is None else np.bincount(position, weights=used, minlength=size)
+    weight_sums = (
+        samples.astype(np.float64)
+        if weights is None
+        else np.bincount(position, weights=weights, minlength=size)
+    )
     loss_sums = np.bincount(position, weights=weighted, minlength=size)
     groups = []
     for key, count, weight_sum, loss_sum in zip(
@@ -201,6 +205,16 @@ def factorize(keys: npt.NDArray[Any]) -> tuple[list[Any], npt.NDArray[np.intp]]:
     hash per key, where np.unique would sort all N strings with Python comparisons (~20x slower
     on 1e6 keys); numbers and numpy strings go through np.unique.
     """
+    if keys.dtype.kind in "iu" and keys.size:
+        low, high = int(keys.min()), int(keys.max())
+        if high - low <= 2 * keys.size + 1024:
+            # Dense integers (codes, small ids): counted, not sorted; O(N) where np.unique is
+            # O(N log N) (1e6 codes: ~3 ms against ~60 ms).
+            offset = keys - low
+            present = np.flatnonzero(np.bincount(offset, minlength=high - low + 1))
+            rank = np.zeros(high - low + 1, dtype=np.intp)
+            rank[present] = np.arange(len(present))
+            return (present + low).tolist(), rank[offset]
     if keys.dtype != object:
         distinct, position = np.unique(keys, return_inverse=True)
         return distinct.tolist(), position.reshape(-1)
