@@ -1,4 +1,4 @@
-"""The `loss-service` command: serve the API, print its OpenAPI spec, list the losses."""
+"""The `loss-service` command: serve the API, print the OpenAPI spec, list losses, score files."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from types import FrameType
 import orjson
 
 from .config import Settings
+from .score_cli import add_score_command
 
 __all__ = ["main"]
 
@@ -181,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     openapi.set_defaults(run=_openapi)
     losses = commands.add_parser("losses", help="list the losses as a table")
     losses.set_defaults(run=_losses)
+    add_score_command(commands)
     return parser
 
 
