@@ -217,6 +217,29 @@ class _Requests:
             return True
         return False
 
+    def arrow(
+        self,
+        table: Any,
+        predictions: str | Sequence[str],
+        targets: str | Sequence[str],
+        sample_weight: str | None,
+        group_by: str | None,
+        fields: dict[str, Any],
+    ) -> dict[str, Any]:
+        """An Arrow request; typed arrays back (in MessagePack unless wire="json") when large."""
+        if len(table) > self.typed_threshold:
+            fields = {**fields, "array_encoding": "base64"}
+        accept = JSON if self.wire == "json" or self.msgpack_refused else MSGPACK
+        return arrow_request(
+            table,
+            predictions=predictions,
+            targets=targets,
+            sample_weight=sample_weight,
+            group_by=group_by,
+            fields=fields,
+            accept=accept,
+        )
+
     @staticmethod
     def checked(response: httpx.Response) -> Any:
         media = response.headers.get("content-type", "").split(";", 1)[0].strip()
@@ -234,6 +257,58 @@ class _Requests:
 
 
 Document = Callable[[bool], dict[str, Any]]
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def _column(table: Any, columns: str | Sequence[str]) -> Any:
+    """One column of `table`, or K columns as one fixed-size-list column (an (N, K) array)."""
+    import pyarrow as pa
+
+    if isinstance(columns, str):
+        return table.column(columns)
+    values = np.column_stack([np.asarray(table.column(name), dtype=np.float64) for name in columns])
+    flat = pa.array(values.reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(flat, values.shape[1])
+
+
+def arrow_request(
+    table: Any,
+    *,
+    predictions: str | Sequence[str],
+    targets: str | Sequence[str],
+    sample_weight: str | None,
+    group_by: str | None,
+    fields: Mapping[str, Any],
+    accept: str,
+) -> dict[str, Any]:
+    """The httpx arguments of a compute request whose arrays travel as an Arrow IPC stream: the
+    named columns of `table` (a pyarrow Table, or a pandas or polars DataFrame) renamed to the
+    request's array fields, and the other fields as query parameters."""
+    import pyarrow as pa
+
+    if not isinstance(table, pa.Table):
+        module = type(table).__module__.split(".")[0]
+        table = table.to_arrow() if module == "polars" else pa.Table.from_pandas(table)
+    columns = {"predictions": _column(table, predictions), "targets": _column(table, targets)}
+    if sample_weight is not None:
+        columns["sample_weight"] = table.column(sample_weight)
+    if group_by is not None:
+        columns["group_by"] = table.column(group_by)
+    body = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, body.schema) as writer:
+        writer.write_table(body)
+    params = {
+        name: value if isinstance(value, str) else orjson.dumps(value).decode()
+        for name, value in fields.items()
+        if value is not None
+    }
+    return {
+        "content": sink.getvalue().to_pybytes(),
+        "params": params,
+        "headers": {"Content-Type": ARROW_STREAM, "Accept": accept, "Accept-Encoding": "identity"},
+    }
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
@@ -348,6 +423,33 @@ class LossClient:
         binary = self._requests.binary(predictions, targets)
         return _composite(self._post("/v1/evaluate", document, binary))
 
+    def score_table(
+        self,
+        name: str,
+        table: Any,
+        *,
+        predictions: str | Sequence[str] = "predictions",
+        targets: str | Sequence[str] = "targets",
+        sample_weight: str | None = None,
+        group_by: str | None = None,
+        reduction: str = "mean",
+        gradient: bool = True,
+        nan_policy: str = "raise",
+        **params: Any,
+    ) -> LossResult:
+        """POST /v1/losses/{name} with the table's columns as an Arrow IPC stream: a pyarrow
+        Table or a pandas or polars DataFrame, the columns named by `predictions` (one column,
+        or K columns of an (N, K) array), `targets`, `sample_weight` and `group_by`."""
+        request = self._requests.arrow(
+            table,
+            predictions,
+            targets,
+            sample_weight,
+            group_by,
+            {"reduction": reduction, "gradient": gradient, "nan_policy": nan_policy, **params},
+        )
+        return _result(self._requests.checked(self._http.post(f"/v1/losses/{name}", **request)))
+
 
 class AsyncLossClient:
     """Asynchronous twin of `LossClient`, for asyncio applications."""
@@ -458,3 +560,32 @@ class AsyncLossClient:
 
         binary = self._requests.binary(predictions, targets)
         return _composite(await self._post("/v1/evaluate", document, binary))
+
+    async def score_table(
+        self,
+        name: str,
+        table: Any,
+        *,
+        predictions: str | Sequence[str] = "predictions",
+        targets: str | Sequence[str] = "targets",
+        sample_weight: str | None = None,
+        group_by: str | None = None,
+        reduction: str = "mean",
+        gradient: bool = True,
+        nan_policy: str = "raise",
+        **params: Any,
+    ) -> LossResult:
+        """POST /v1/losses/{name} with the table's columns as an Arrow IPC stream: a pyarrow
+        Table or a pandas or polars DataFrame, the columns named by `predictions` (one column,
+        or K columns of an (N, K) array), `targets`, `sample_weight` and `group_by`."""
+        request = self._requests.arrow(
+            table,
+            predictions,
+            targets,
+            sample_weight,
+            group_by,
+            {"reduction": reduction, "gradient": gradient, "nan_policy": nan_policy, **params},
+        )
+        return _result(
+            self._requests.checked(await self._http.post(f"/v1/losses/{name}", **request))
+        )

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import anyio
 import numpy as np
 import numpy.typing as npt
+import orjson
 from fastapi import Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
@@ -43,6 +44,7 @@ from ..losses import (
     get_loss,
 )
 from ..wire import (
+    ARROW,
     ArrayEncoding,
     ArrayInput,
     Codec,
@@ -119,6 +121,8 @@ def parse_request(raw: RawBody, model: type[Model], settings: Settings) -> Model
     )
     raw.release()
     raw.checkpoint()
+    if raw.codec is ARROW:
+        document = _with_query_fields(document, raw.query)
     if not isinstance(document, dict):
         kind = "an array" if isinstance(document, list) else type(document).__name__
         raise ProblemException(
@@ -141,6 +145,21 @@ def parse_request(raw: RawBody, model: type[Model], settings: Settings) -> Model
         raise validation_problem(
             error.errors(include_url=False), prefix=("body",), fields=model.model_fields
         ) from None
+
+
+def _with_query_fields(document: dict[str, Any], query: Mapping[str, str]) -> dict[str, Any]:
+    """An Arrow body's columns, with the request's other fields from the query string: each
+    value read as JSON where it is JSON (`delta=2`, `from_logits=true`, `losses=[...]`), else as
+    the text it is (`reduction=sum`)."""
+    for name, text in query.items():
+        if name in document:
+            message = f"{name} is both a column of the body and a query parameter; send it once"
+            raise ProblemException(422, "validation", message, errors=[(("query", name), message)])
+        try:
+            document[name] = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            document[name] = text
+    return document
 
 
 def _check_loss_count(document: dict[str, Any], limit: int) -> None:

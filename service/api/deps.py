@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -44,6 +44,8 @@ class RawBody:
     codec: Codec
     response_codec: Codec
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # The query string's fields: the request's small fields when the body is an Arrow table.
+    query: Mapping[str, str] = field(default_factory=dict)
 
     def checkpoint(self) -> None:
         """Raise RequestCancelled once nobody waits for the answer: called between the steps
@@ -119,7 +121,9 @@ async def raw_body(request: Request, settings: SettingsDep) -> RawBody:
             "it faster, or in smaller batches",
             headers={"Connection": "close"},
         ) from None
-    return RawBody(data, codec, codec_for_accept(headers.get(b"accept")))
+    return RawBody(
+        data, codec, codec_for_accept(headers.get(b"accept")), query=dict(request.query_params)
+    )
 
 
 _BODY_HEADERS = frozenset({b"content-type", b"content-encoding", b"content-length", b"accept"})

@@ -28,6 +28,12 @@ their weighted total. Arrays travel as nested JSON lists (null is NaN) or as typ
 The same requests and responses also travel as MessagePack (`Content-Type:
 application/msgpack`, and `Accept: application/msgpack` for the response), typed arrays then
 carrying their raw bytes (bin) instead of base64: the compact form for millions of values.
+A request's arrays may also come as a table: an Apache Arrow IPC stream (`Content-Type:
+application/vnd.apache.arrow.stream`) whose columns are named after the array fields
+(`predictions`, `targets`, `sample_weight`, `group_by`; (N, K) arrays as list or fixed-size-list
+columns; string keys may be dictionary-encoded), with the other fields as query parameters, each
+read as JSON where it is JSON (`?reduction=sum&delta=2`, `?losses=[{"name":"mse"}]` for
+evaluate). The same limits apply, counted before any array is built.
 Request bodies may be gzip-compressed (`Content-Encoding: gzip`); responses of 1 KiB or more are
 gzip-compressed when the request sends `Accept-Encoding: gzip`. Every error is an RFC 9457
 `application/problem+json` document, whatever the request's format.
@@ -37,6 +43,13 @@ operation needs `X-API-Key: <key>` or `Authorization: Bearer <key>` (a missing o
 401). `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and `/docs` stay open."""
 
 MSGPACK = "application/msgpack"
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+ARROW_BODY = {
+    "type": "string",
+    "format": "binary",
+    "description": "An Arrow IPC stream: columns predictions, targets and optionally "
+    "sample_weight and group_by; the other fields of the request as query parameters",
+}
 
 
 def _request_models() -> list[type[BaseModel]]:
@@ -82,13 +95,15 @@ def _drop_framework_validation_error(spec: dict[str, Any]) -> None:
 
 def _add_msgpack(spec: dict[str, Any]) -> None:
     """Every operation that reads a JSON body reads MessagePack too, and answers it in
-    MessagePack when asked: the same schemas, listed under application/msgpack."""
+    MessagePack when asked: the same schemas, listed under application/msgpack; and reads its
+    arrays as an Arrow IPC stream, its other fields from the query string."""
     for path in spec.get("paths", {}).values():
         for operation in path.values():
             body = operation.get("requestBody", {}).get("content", {})
             if "application/json" not in body:
                 continue
             body[MSGPACK] = {"schema": body["application/json"]["schema"]}
+            body[ARROW_STREAM] = {"schema": ARROW_BODY}
             answer = operation.get("responses", {}).get("200", {}).get("content", {})
             if "application/json" in answer:
                 answer[MSGPACK] = {"schema": answer["application/json"]["schema"]}

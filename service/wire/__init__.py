@@ -15,6 +15,7 @@ from .arrays import (
     inspect_keys,
     list_size,
 )
+from .arrow import ARROW, ARROW_STREAM, ArrowCodec
 from .body import (
     RESPONSE_GZIP_LEVEL,
     RESPONSE_GZIP_MIN_BYTES,
@@ -49,6 +50,8 @@ from .fastjson import NumberArrays
 from .limits import check_document, shorten, show
 
 __all__ = [
+    "ARROW",
+    "ARROW_STREAM",
     "CODECS",
     "DTYPES",
     "JSON",
@@ -58,6 +61,7 @@ __all__ = [
     "ArrayEncoding",
     "ArrayFormatError",
     "ArrayInput",
+    "ArrowCodec",
     "BodyTooLargeError",
     "Codec",
     "GzipDecoder",

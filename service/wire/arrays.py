@@ -70,10 +70,10 @@ class ArrayInput:
         """The numpy array: float64 for lists of numbers, the declared dtype for typed arrays."""
         if self.dtype is not None:
             return self._from_typed()
-        if self.keys:
-            return self._keys_from_list()
         if isinstance(self.value, np.ndarray):
             return self.value
+        if self.keys:
+            return self._keys_from_list()
         try:
             array = np.asarray(self.value, dtype=np.float64)
         except (ValueError, TypeError) as error:
@@ -244,9 +244,10 @@ def inspect_array(
     if isinstance(value, list):
         _too_many_dimensions(_name(loc), _list_depth(value), max_dimensions, loc)
         return ArrayInput(loc, value, list_size(value), keys=keys)
-    if isinstance(value, np.ndarray) and not keys:
-        # Numbers the JSON codec already read as float64 (fastjson).
-        return ArrayInput(loc, value, value.size)
+    if isinstance(value, np.ndarray):
+        # Numbers a codec already read as float64 (fastjson, fastmsgpack, Arrow), or keys that
+        # an Arrow column already held as int64 or Python strings.
+        return ArrayInput(loc, value, value.size, keys=keys)
     name = _name(loc)
     if isinstance(value, dict):
         typed = _inspect_typed(value, loc, name, keys=keys)

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from .arrow import ARROW
 from .errors import LimitError, MalformedBodyError, NumberRangeError, UnsupportedMediaTypeError
 from .fastjson import FAST_JSON_MIN_BYTES, NumberArrays, decode_number_arrays
 from .fastmsgpack import decode_number_arrays as fast_msgpack
@@ -28,6 +29,7 @@ __all__ = [
     "CODECS",
     "JSON",
     "MSGPACK",
+    "REQUEST_CODECS",
     "Codec",
     "JsonCodec",
     "MsgpackCodec",
@@ -260,7 +262,9 @@ CODECS: dict[str, Codec] = {
     "application/x-msgpack": MSGPACK,
     "application/vnd.msgpack": MSGPACK,
 }
-_DOCUMENTED = (JSON.media_type, MSGPACK.media_type)
+_DOCUMENTED = (JSON.media_type, MSGPACK.media_type, ARROW.media_type)
+# Request bodies may also be Arrow IPC streams (tables); responses are JSON or MessagePack.
+REQUEST_CODECS: dict[str, Codec] = {**CODECS, ARROW.media_type: ARROW}
 
 
 def media_type(header: str | None) -> str:
@@ -273,7 +277,7 @@ def codec_for_content_type(header: str | None) -> Codec:
     kind = media_type(header)
     if not kind:
         return JSON
-    codec = CODECS.get(kind)
+    codec = REQUEST_CODECS.get(kind)
     if codec is None:
         accepted = ", ".join(_DOCUMENTED)
         raise UnsupportedMediaTypeError(
