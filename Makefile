@@ -7,7 +7,7 @@ LOCK := requirements/dev.lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck pytest lock openapi bench bench-http clean
+.PHONY: serve test lint typecheck pytest lock openapi bench bench-http bench-datasets clean
 .PHONY: deploy-tools lint-deploy container-test
 
 # The stamp is newer than the lock and pyproject once the venv matches them.
@@ -48,6 +48,11 @@ bench: $(STAMP)
 # The HTTP benchmark (bench/README.md): starts and stops its own servers on 127.0.0.1.
 bench-http: $(STAMP)
 	$(BIN)/python bench/http.py
+
+# The datasets benchmark (bench/README.md): 1e8 rows of Parquet in a temporary folder (~2 GB of
+# disk, ~10 GB of memory for its pandas baseline), a LocalCluster and a server on 127.0.0.1.
+bench-datasets: $(STAMP)
+	$(BIN)/python bench/datasets.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -332,7 +332,9 @@ async def hostile(
                     )
                     outcome = str(response.status_code)
                 else:
-                    outcome = await asyncio.wait_for(raw[index - len(whole)][1](), timeout)
+                    # Longer than the server's own deadlines (body_timeout: 60 s by default), which
+                    # are what answers these.
+                    outcome = await asyncio.wait_for(raw[index - len(whole)][1](), timeout + 60)
             except (TimeoutError, httpx.TimeoutException):
                 outcome = "hang"
             except httpx.TransportError as error:

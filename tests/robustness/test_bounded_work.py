@@ -164,8 +164,8 @@ def test_a_million_keys_are_refused_in_linear_time(live: LiveServer, wire: str) 
 
     MessagePack refuses the map while parsing. JSON counts the keys on simdjson's tape, before a
     Python object is made: body, simdjson's copy and its tape (16 bytes a value) come to about
-    5x a body that is all keys (74 MiB for 14 MiB here): the one request of this module above
-    max(64 MiB, 4x the body), bounded at 6x.
+    5x a body that is all keys (72-74 MiB for 13 MiB here): the one request of this module above
+    max(64 MiB, 4x the body), bounded at 6x (and 16 MiB of measuring slack).
     """
     document: dict[str, Any] = {"predictions": [1.0], "targets": [1.0]}
     document.update((f"k{i}", 1) for i in range(1_000_000))
@@ -177,7 +177,10 @@ def test_a_million_keys_are_refused_in_linear_time(live: LiveServer, wire: str) 
     assert_problem(response, 422, "1000002 keys", "max_object_keys")
     assert len(response.content) < 2048
     assert seconds < 3
-    assert growth < max(memory_bound(body), 6 * len(body)), f"grew by {growth / MIB:.0f} MiB"
+    slack = 16 * MIB  # the allocator's and the response's share, which vary from run to run
+    assert growth < max(memory_bound(body), 6 * len(body) + slack), (
+        f"grew by {growth / MIB:.0f} MiB"
+    )
 
 
 def test_unknown_keys_under_the_limit_are_explained_a_few_at_a_time(live: LiveServer) -> None:
