@@ -4,7 +4,11 @@ app shuts down."""
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
+import os
 import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -65,6 +69,25 @@ def not_ready_on_sigterm(app: FastAPI) -> Callable[[], None]:
     return restore
 
 
+# prctl's option for "send me this signal when my parent dies" (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+
+
+def end_with_supervisor() -> bool:
+    """In a worker process of `serve --workers N`: have the kernel send SIGTERM (a graceful
+    stop) when the supervisor dies, so that a supervisor killed with SIGKILL leaves no worker
+    behind listening. True when set; a no-op outside such a worker or off Linux."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is None or not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return False
+    if os.getppid() != supervisor.pid:  # it died before the request reached the kernel
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new application; `settings` default to the LOSS_SERVICE_* environment."""
     settings = settings if settings is not None else Settings()
@@ -73,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        end_with_supervisor()
         metrics.worker_started()
         restore_sigterm = not_ready_on_sigterm(app)
         app.state.ready = True

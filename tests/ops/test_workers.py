@@ -123,3 +123,26 @@ def test_two_workers_share_requests_metrics_and_survive_a_killed_worker(tmp_path
         )
         assert server.terminate() == 0
     assert not directory.exists(), "the metrics directory outlived the server"
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_workers_end_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """Seen after `make test`: two workers still listening half an hour after their supervisor
+    was gone. Each worker now asks the kernel for SIGTERM when its supervisor dies, and stops
+    gracefully."""
+    with live_server(tmp_path, workers=2, shutdown_timeout="5") as server:
+        workers = wait_until(
+            lambda: server.workers() if len(server.workers()) == 2 else None, 30, "two workers"
+        )
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+        wait_until(lambda: not any(alive(pid) for pid in workers), 15, "the workers to end")
+    for pid in workers:
+        assert not alive(pid)
