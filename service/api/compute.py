@@ -17,6 +17,7 @@ is small (see `ComputeRoute`).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import math
 import threading
@@ -414,16 +415,34 @@ async def run_compute(request: Request, raw: RawBody, work: Callable[[], Respons
     shutdown timeout ran out): the thread is abandoned to finish its current step and stop, and
     the answer is a 499 that nobody reads but the access log.
     """
-    if len(raw.data) <= INLINE_BODY_BYTES:
+    size = len(raw.data)
+    if size <= INLINE_BODY_BYTES:
         return work()
     watcher = asyncio.ensure_future(_watch_disconnect(request, raw.cancelled))
     try:
-        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        return await anyio.to_thread.run_sync(
+            functools.partial(_then_release, work, size), abandon_on_cancel=True
+        )
     except RequestCancelled:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     finally:
         raw.cancelled.set()
         watcher.cancel()
+
+
+# After a request of this many body bytes, the memory it freed goes back to the system: glibc
+# keeps freed heap memory for reuse, and the transient peaks of large bodies (a parser's tape,
+# the decoded arrays) would otherwise set the process's resident size for good.
+RELEASE_BODY_BYTES = 8 * 2**20
+_MALLOC_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
+
+
+def _then_release(work: Callable[[], Response], size: int) -> Response:
+    try:
+        return work()
+    finally:
+        if size >= RELEASE_BODY_BYTES and _MALLOC_TRIM is not None:
+            _MALLOC_TRIM(0)
 
 
 # nginx's status for a request whose client went away before the answer.
