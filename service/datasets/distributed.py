@@ -22,14 +22,14 @@ import pyarrow as pa
 from .columns import check_columns, required_columns
 from .errors import DatasetError
 from .scoring import PieceError, PieceSums, Plan, score_piece
-from .sources import FilePiece, TablePiece, open_source
+from .sources import FilePiece, TablePiece, open_source, prefetched
 
 __all__ = ["score_distributed"]
 
 
 def _score_file(plan: Plan, piece: FilePiece) -> PieceSums | PieceError:
     try:
-        return score_piece(plan, piece.batches())
+        return score_piece(plan, prefetched(piece.batches()))
     except DatasetError as error:
         return PieceError(-1, str(error))
 

@@ -29,6 +29,9 @@ __all__ = ["BATCH_ROWS", "FilePiece", "Source", "TablePiece", "open_source", "pr
 
 # Rows per record batch: ~8 MB per float64 column, a few columns' worth of core temporaries.
 BATCH_ROWS = 1 << 20
+# Row groups per piece (a Dask task): enough that a worker reads the next batch while it scores
+# this one, few enough that a file of a hundred row groups spreads over many workers.
+GROUPS_PER_PIECE = 8
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv")
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 
@@ -243,9 +246,10 @@ def _file_source(files: list[str], wanted: tuple[str, ...], numeric: tuple[str, 
             _require(file_schema, wanted, path)
             size = os.path.getsize(path)
             total = max(metadata.num_rows, 1)
-            for group in range(metadata.num_row_groups):
-                rows = metadata.row_group(group).num_rows
-                pieces.append(FilePiece(path, wanted, (group,), rows, size * rows // total))
+            for first in range(0, metadata.num_row_groups, GROUPS_PER_PIECE):
+                groups = tuple(range(first, min(first + GROUPS_PER_PIECE, metadata.num_row_groups)))
+                rows = sum(metadata.row_group(group).num_rows for group in groups)
+                pieces.append(FilePiece(path, wanted, groups, rows, size * rows // total))
             if metadata.num_row_groups == 0:
                 pieces.append(FilePiece(path, wanted, (), 0, size))
         if schema is None:
