@@ -10,13 +10,21 @@ calls it piece after piece; a Dask cluster calls it on its workers (`distributed
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from ..losses import LOSSES, LossError, NonFiniteError, evaluate_many, get_loss
+from ..losses import (
+    LOSSES,
+    Group,
+    LossError,
+    LossResult,
+    NonFiniteError,
+    evaluate_many,
+    get_loss,
+)
 from ..losses.params import bind_params
 from .columns import ColumnSpec, group_codes, numeric_array
 from .errors import DatasetError
@@ -102,11 +110,7 @@ def empty_sums(plan: Plan) -> PieceSums:
     return PieceSums(
         0,
         [
-            LossSums(
-                term["name"],
-                plan.reduction,
-                root=LOSSES[term["name"]].name == "root_mean_squared_error",
-            )
+            LossSums(term["name"], plan.reduction, root=LOSSES[term["name"]].sqrt_of_mean)
             for term in plan.terms
         ],
     )
@@ -145,7 +149,7 @@ def _score_batch(plan: Plan, batch: pa.RecordBatch, sums: PieceSums) -> PieceErr
         keys = group_keys.key
     # A batch whose weights are all 0 is valid in a table (not all of the table's are): it is
     # scored with weights 1, for its checks, counts and segments, and adds 0 to every sum.
-    weightless = weights is not None and not np.any(weights != 0) and not np.isnan(weights).any()
+    weightless = weights is not None and not weights.any()  # NaN is true: not weightless
     try:
         composite = evaluate_many(
             [dict(term) for term in plan.terms],
@@ -162,18 +166,14 @@ def _score_batch(plan: Plan, batch: pa.RecordBatch, sums: PieceSums) -> PieceErr
             for loss_sums in sums.losses:
                 loss_sums.add_omitted(batch.num_rows)
             return None
-        return PieceError(_row_of(error, plan, predictions, targets, weights), _message(error))
+        return PieceError(_row_of(error, plan, predictions, targets, weights), error.message)
     except LossError as error:
-        return PieceError(_row_of(error, plan, predictions, targets, weights), _message(error))
+        return PieceError(_row_of(error, plan, predictions, targets, weights), error.message)
     for loss_sums, result in zip(sums.losses, composite.results, strict=True):
         if weightless:
             result = _without_weight(result)
         loss_sums.add(result, keys)
     return None
-
-
-def _message(error: LossError) -> str:
-    return error.message
 
 
 def _row_of(
@@ -203,12 +203,8 @@ def _nan_rows(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return nan if nan.ndim == 1 else np.asarray(nan.any(axis=1))
 
 
-def _without_weight(result: Any) -> Any:
+def _without_weight(result: LossResult) -> LossResult:
     """A result with every sum 0: the batch's rows count, their weights and losses do not."""
-    from dataclasses import replace
-
-    from ..losses import Group
-
     groups = None
     if result.groups is not None:
         groups = [Group(group.key, group.count, 0.0, 0.0, None) for group in result.groups]
