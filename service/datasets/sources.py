@@ -9,7 +9,6 @@ allow); a RecordBatchReader is read as it streams. A file that cannot be read is
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import queue
@@ -42,17 +41,23 @@ _DONE = object()
 def prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """`batches`, the next one read by a thread while the caller scores this one: pyarrow's
     decoding and numpy's loops both release the GIL, so reading and scoring overlap on two
-    cores, at the cost of one more batch in memory. An error while reading is raised here."""
-    ready: queue.Queue[Any] = queue.Queue(maxsize=1)
+    cores, at the cost of one batch more in memory (never more: the thread reads a batch only
+    once the caller has taken the last). An error while reading is raised here."""
+    ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    turn = threading.Semaphore(1)  # the reader may hold one batch the caller has not taken
     stop = threading.Event()
 
     def read() -> None:
+        source = iter(batches)
         try:
-            for batch in batches:
+            while True:
+                turn.acquire()
                 if stop.is_set():
                     return
+                batch = next(source, _DONE)
                 ready.put(batch)
-            ready.put(_DONE)
+                if batch is _DONE:
+                    return
         except BaseException as error:
             ready.put(error)
 
@@ -62,11 +67,11 @@ def prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         while (item := ready.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
+            turn.release()
             yield item
     finally:
         stop.set()
-        with contextlib.suppress(queue.Empty):
-            ready.get_nowait()  # unblock a reader waiting to put
+        turn.release()  # a reader waiting for its turn sees stop and returns
         reader.join()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -402,3 +404,35 @@ def test_the_progress_bar_shows_rows_and_megabytes_when_asked(
     assert " MB" in shown
     datasets.score(files / "parquet", "bce", predictions="p", targets="y")
     assert capsys.readouterr().err == ""  # not a terminal: quiet
+
+
+def peak_rss_of_scoring(path: Path) -> int:
+    """VmHWM of a fresh process that scores `path` (bytes)."""
+    code = (
+        "from pathlib import Path\n"
+        "from service import datasets\n"
+        f"datasets.score({str(path)!r}, 'bce', predictions='p', targets='y', sample_weight='w',"
+        " group_by=['region', 'model'])\n"
+        "status = Path('/proc/self/status').read_text().splitlines()\n"
+        "print(next(line.split()[1] for line in status if line.startswith('VmHWM:')))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return int(completed.stdout.split()[-1]) * 1024
+
+
+def test_memory_is_bounded_by_the_batch_not_the_file(tmp_path: Path) -> None:
+    """Files of 2 and 6 batches of 2^20 rows (their columns: 53 and 160 MB once read):
+    scoring the larger costs a fresh process no more memory than the smaller, within 20 % (the
+    issue's bound for 1e7 and 1e8 rows)."""
+    for rows, name in ((2 << 20, "small"), (6 << 20, "large")):
+        data = frame(rows)
+        pq.write_table(
+            pa.Table.from_pandas(data, preserve_index=False),
+            tmp_path / f"{name}.parquet",
+            row_group_size=1 << 20,
+        )
+    small = peak_rss_of_scoring(tmp_path / "small.parquet")
+    large = peak_rss_of_scoring(tmp_path / "large.parquet")
+    assert large < 1.2 * small, (small >> 20, large >> 20)
