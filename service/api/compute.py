@@ -46,6 +46,7 @@ from ..losses import (
 )
 from ..wire import (
     ARROW,
+    JSON,
     ArrayEncoding,
     ArrayInput,
     Codec,
@@ -54,6 +55,7 @@ from ..wire import (
     check_document,
     check_element_limit,
     check_group_keys,
+    check_json_keys,
     encode_array,
     inspect_array,
     inspect_keys,
@@ -114,6 +116,11 @@ def parse_request(raw: RawBody, model: type[Model], settings: Settings) -> Model
     """Decode the body, free its bytes, check its shape against the limits (keys per object,
     depth, elements of every array, losses per evaluate request), then validate the small
     fields against `model`."""
+    if raw.codec is JSON:
+        # A valid request has at most 7 objects besides its losses: the body, 4 typed arrays,
+        # regularization and its weights.
+        objects = 7 + settings.max_evaluate_losses
+        check_json_keys(raw.data, objects * settings.max_object_keys)
     document = raw.codec.decode(
         raw.data,
         number_arrays=NUMBER_ARRAYS,

@@ -47,7 +47,7 @@ from .errors import (
     WireError,
 )
 from .fastjson import NumberArrays
-from .limits import check_document, shorten, show
+from .limits import check_document, check_json_keys, shorten, show
 
 __all__ = [
     "ARROW",
@@ -79,6 +79,7 @@ __all__ = [
     "check_document",
     "check_element_limit",
     "check_group_keys",
+    "check_json_keys",
     "codec_for_accept",
     "codec_for_content_type",
     "content_coding",

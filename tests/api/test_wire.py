@@ -14,11 +14,13 @@ from service.wire import (
     ArrayFormatError,
     BodyTooLargeError,
     GzipDecoder,
+    LimitError,
     MalformedBodyError,
     TooManyElementsError,
     UnsupportedMediaTypeError,
     check_content_length,
     check_element_limit,
+    check_json_keys,
     codec_for_accept,
     codec_for_content_type,
     content_coding,
@@ -150,3 +152,17 @@ def test_strings_in_a_number_list_are_refused(value: object, where: str) -> None
     # numpy would read "0" as 0.0; JSON strings are not numbers.
     with pytest.raises(ArrayFormatError, match=where):
         inspect_array(value, ("body", "predictions")).to_numpy()
+
+
+def test_json_keys_are_counted_from_below_whatever_the_strings_hold() -> None:
+    """`check_json_keys` never counts more keys than a body holds: escaped quotes before a colon
+    (which only strings hold) cancel out, and a key spaced from its colon is not counted."""
+    keys = orjson.dumps({f"k{i}": 1 for i in range(11)})
+    check_json_keys(keys, 11)
+    with pytest.raises(LimitError, match="at least 11 object keys; a request holds at most 10"):
+        check_json_keys(keys, 10)
+    tricky = orjson.dumps({"group_by": ['he said "x": no'] * 1000, "a": 1})
+    assert tricky.count(b'":') > 1000
+    check_json_keys(tricky, 2)
+    check_json_keys(b'{"a" : 1, "b" : 2, "c" : 3}', 0)  # spaced: not counted, never too many
+    check_json_keys(b'{"a\\\\": 1}', 0)  # a key ending in an escaped backslash: not counted
