@@ -19,14 +19,12 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
-import math
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
-import numpy as np
 import numpy.typing as npt
 import orjson
 from fastapi import Request
@@ -52,6 +50,7 @@ from ..wire import (
     Codec,
     NumberArrays,
     TooManyElementsError,
+    WireError,
     check_document,
     check_element_limit,
     check_group_keys,
@@ -59,7 +58,6 @@ from ..wire import (
     encode_array,
     inspect_array,
     inspect_keys,
-    list_size,
 )
 from .deps import RawBody, RequestCancelled, get_settings, raw_body, require_api_key
 from .metrics import count_scored
@@ -184,14 +182,14 @@ def _parameter_arrays(document: dict[str, Any]) -> list[ArrayInput]:
     """Every array of the document, sized before pydantic turns a parameter's items into Python
     floats: the array fields (as `inspect_array` will count them once validated) and every list
     in a parameter (class_weight, in the request or in each evaluate term)."""
-    found = [
-        ArrayInput(("body", name), None, _array_size(document.get(name)))
+    fields: list[tuple[tuple[str | int, ...], Any]] = [
+        (("body", name), document.get(name))
         for name in ("predictions", "targets", "sample_weight", "group_by")
     ]
     regularization = document.get("regularization")
     if isinstance(regularization, dict):
-        weights = regularization.get("weights")
-        found.append(ArrayInput(("body", "regularization", "weights"), None, _array_size(weights)))
+        fields.append((("body", "regularization", "weights"), regularization.get("weights")))
+    found = [ArrayInput(loc, None, _array_size(value, loc)) for loc, value in fields]
     scopes: list[tuple[tuple[str | int, ...], Any]] = [(("body",), document)]
     losses = document.get("losses")
     if isinstance(losses, list):
@@ -208,17 +206,13 @@ def _parameter_arrays(document: dict[str, Any]) -> list[ArrayInput]:
 _ARRAY_FIELDS = frozenset({"predictions", "targets", "sample_weight", "group_by", "losses"})
 
 
-def _array_size(value: Any) -> int:
-    """An array field's elements as far as its form tells (0 where it is not an array: the
-    checks after validation explain what is wrong with it)."""
-    if isinstance(value, list):
-        return list_size(value)
-    if isinstance(value, np.ndarray):
-        return value.size
-    shape = value.get("shape") if isinstance(value, dict) else None
-    if isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape):
-        return math.prod(shape)
-    return 0
+def _array_size(value: Any, loc: tuple[str | int, ...]) -> int:
+    """An array field's elements as `inspect_array` counts them (0 where it is not an array:
+    the checks after validation explain what is wrong with it)."""
+    try:
+        return inspect_array(value, loc).size
+    except WireError:
+        return 0
 
 
 def _size_of(value: list[Any]) -> int:
@@ -249,14 +243,15 @@ def read_arrays(request: CommonRequest, settings: Settings) -> Arrays:
     """Count the elements of every array field, refuse more than `max_elements`, then convert."""
     dimensions = settings.max_dimensions
     inputs: dict[str, ArrayInput] = {
-        name: inspect_array(value, ("body", name), max_dimensions=dimensions)
-        for name, value in (
-            ("predictions", request.predictions),
-            ("targets", request.targets),
-            ("sample_weight", request.sample_weight),
-        )
-        if value is not None or name != "sample_weight"
+        "predictions": inspect_array(
+            request.predictions, ("body", "predictions"), max_dimensions=dimensions
+        ),
+        "targets": inspect_array(request.targets, ("body", "targets"), max_dimensions=dimensions),
     }
+    if request.sample_weight is not None:
+        inputs["sample_weight"] = inspect_array(
+            request.sample_weight, ("body", "sample_weight"), max_dimensions=dimensions
+        )
     if request.group_by is not None:
         inputs["group_by"] = inspect_keys(request.group_by, ("body", "group_by"))
     regularization = request.regularization

@@ -13,7 +13,6 @@ from .arrays import (
     encode_array,
     inspect_array,
     inspect_keys,
-    list_size,
 )
 from .arrow import ARROW, ARROW_STREAM, ArrowCodec
 from .body import (
@@ -86,7 +85,6 @@ __all__ = [
     "encode_array",
     "inspect_array",
     "inspect_keys",
-    "list_size",
     "pack_float_array",
     "read_body",
     "shorten",

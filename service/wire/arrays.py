@@ -35,7 +35,6 @@ __all__ = [
     "encode_array",
     "inspect_array",
     "inspect_keys",
-    "list_size",
 ]
 
 ArrayEncoding = Literal["json", "base64"]
@@ -199,7 +198,7 @@ def _show(value: Any) -> str:
     return show(value, 40)
 
 
-def list_size(value: list[Any]) -> int:
+def _list_size(value: list[Any]) -> int:
     """Elements of a rectangular nested list, from the first item at each depth: O(depth).
 
     A ragged list may be miscounted here; `np.asarray` refuses it right after.
@@ -243,7 +242,7 @@ def inspect_array(
     """
     if isinstance(value, list):
         _too_many_dimensions(_name(loc), _list_depth(value), max_dimensions, loc)
-        return ArrayInput(loc, value, list_size(value), keys=keys)
+        return ArrayInput(loc, value, _list_size(value), keys=keys)
     if isinstance(value, np.ndarray):
         # Numbers a codec already read as float64 (fastjson, fastmsgpack, Arrow), or keys that
         # an Arrow column already held as int64 or Python strings.
