@@ -25,7 +25,7 @@ from starlette.routing import Match
 from ..losses import LOSSES, LossError, ResultOverflowError, UnknownLossError
 from ..losses import errors as loss_errors
 from ..wire import errors as wire_errors
-from ..wire import shorten, show
+from ..wire import loc_text, shorten, show
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -191,14 +191,8 @@ def _show(value: Any) -> str:
 
 
 def _loc_text(loc: Loc) -> str:
-    """("body", "losses", 0, "delta") -> "losses[0].delta"."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text or "body"
+    """("losses", 0, "delta") -> "losses[0].delta"; "body" for the body itself."""
+    return loc_text(loc) or "body"
 
 
 def validation_problem(

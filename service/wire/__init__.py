@@ -46,7 +46,7 @@ from .errors import (
     WireError,
 )
 from .fastjson import NumberArrays
-from .limits import check_document, check_json_keys, shorten, show
+from .limits import check_document, check_json_keys, loc_text, shorten, show
 
 __all__ = [
     "ARROW",
@@ -85,6 +85,7 @@ __all__ = [
     "encode_array",
     "inspect_array",
     "inspect_keys",
+    "loc_text",
     "pack_float_array",
     "read_body",
     "shorten",

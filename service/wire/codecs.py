@@ -20,6 +20,7 @@ import orjson
 from .arrow import ARROW
 from .errors import LimitError, MalformedBodyError, NumberRangeError, UnsupportedMediaTypeError
 from .fastjson import FAST_JSON_MIN_BYTES, NumberArrays, decode_number_arrays
+from .fastmsgpack import PACKED_FLOAT
 from .fastmsgpack import decode_number_arrays as fast_msgpack
 
 # Below this, msgpack alone is as fast: the number arrays are small.
@@ -127,9 +128,6 @@ class JsonCodec:
 
 JSON = JsonCodec()
 
-# One MessagePack float 64: the 0xcb marker, then the big-endian IEEE 754 double.
-_PACKED_FLOAT = np.dtype([("marker", "u1"), ("value", ">f8")])
-
 
 def _array_header(length: int) -> bytes:
     """The MessagePack header of an array of `length` items (fixarray, array 16 or array 32)."""
@@ -158,7 +156,7 @@ def pack_float_array(array: npt.NDArray[Any]) -> bytes:
 def _float_array_pieces(array: npt.NDArray[Any]) -> list[bytes | memoryview]:
     values = np.asarray(array, dtype=np.float64)
     if values.ndim == 1:
-        items = np.empty(values.shape, dtype=_PACKED_FLOAT)
+        items = np.empty(values.shape, dtype=PACKED_FLOAT)
         items["marker"] = 0xCB
         items["value"] = values
         return [_array_header(len(values)), items.data.cast("B")]
@@ -166,7 +164,7 @@ def _float_array_pieces(array: npt.NDArray[Any]) -> list[bytes | memoryview]:
         # Every row has the same header, so the rows are records of (header, K floats).
         rows, columns = values.shape
         header = np.frombuffer(_array_header(columns), dtype=np.uint8)
-        record = np.dtype([("header", "u1", (len(header),)), ("items", _PACKED_FLOAT, (columns,))])
+        record = np.dtype([("header", "u1", (len(header),)), ("items", PACKED_FLOAT, (columns,))])
         packed = np.empty(rows, dtype=record)
         packed["header"] = header
         packed["items"]["marker"] = 0xCB

@@ -22,10 +22,11 @@ import numpy.typing as npt
 
 from .fastjson import NumberArrays
 
-__all__ = ["decode_number_arrays"]
+__all__ = ["PACKED_FLOAT", "decode_number_arrays"]
 
-# One MessagePack float 64: the 0xcb marker, then the big-endian IEEE 754 double.
-_PACKED_FLOAT = np.dtype([("marker", "u1"), ("value", ">f8")])
+# One MessagePack float 64: the 0xcb marker, then the big-endian IEEE 754 double (the codec
+# writes arrays of them with the same dtype).
+PACKED_FLOAT = np.dtype([("marker", "u1"), ("value", ">f8")])
 _FLOAT_MARKER = 0xCB
 # Below this many values an array is left to msgpack: the numpy views cost more.
 _MIN_VALUES = 1024
@@ -47,10 +48,10 @@ def _array_header(body: memoryview, at: int) -> tuple[int, int] | None:
 
 def _floats(body: memoryview, at: int, count: int) -> npt.NDArray[np.float64] | None:
     """`count` float 64 items from `at`, or None if any item is something else."""
-    end = at + count * _PACKED_FLOAT.itemsize
+    end = at + count * PACKED_FLOAT.itemsize
     if end > len(body):
         return None
-    items = np.frombuffer(body[at:end], dtype=_PACKED_FLOAT)
+    items = np.frombuffer(body[at:end], dtype=PACKED_FLOAT)
     if not np.all(items["marker"] == _FLOAT_MARKER):
         return None
     return items["value"].astype(np.float64)
@@ -73,7 +74,7 @@ def _number_array(body: memoryview, at: int) -> npt.NDArray[np.float64] | None:
     columns, row_header = row
     # Every row alike: (its header, K floats) as one record of a structured array.
     header_bytes = bytes(body[start : start + row_header])
-    record = np.dtype([("header", "u1", (row_header,)), ("items", _PACKED_FLOAT, (columns,))])
+    record = np.dtype([("header", "u1", (row_header,)), ("items", PACKED_FLOAT, (columns,))])
     end = start + rows * record.itemsize
     if end > len(body):
         return None

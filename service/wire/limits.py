@@ -43,11 +43,16 @@ def show(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _where(loc: tuple[str | int, ...]) -> str:
+def loc_text(loc: tuple[str | int, ...]) -> str:
+    """A location as a client writes it: ("losses", 0, "delta") -> "losses[0].delta"."""
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text or "the body"
+    return text
+
+
+def _where(loc: tuple[str | int, ...]) -> str:
+    return loc_text(loc) or "the body"
 
 
 def check_document(document: Any, *, max_keys: int, max_depth: int) -> None:
