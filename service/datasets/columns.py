@@ -27,6 +27,7 @@ __all__ = [
     "check_columns",
     "group_codes",
     "numeric_array",
+    "numeric_columns",
     "required_columns",
 ]
 
@@ -50,25 +51,21 @@ def _names(columns: Columns) -> list[str]:
 
 def required_columns(spec: ColumnSpec) -> list[str]:
     """Every column the scoring reads, each once, in order."""
+    return list(dict.fromkeys([*numeric_columns(spec), *spec.group_by]))
+
+
+def numeric_columns(spec: ColumnSpec) -> list[str]:
+    """The columns read as numbers: predictions, targets and sample weights."""
     names = [*_names(spec.predictions), *_names(spec.targets)]
     if spec.sample_weight is not None:
         names.append(spec.sample_weight)
-    names += spec.group_by
-    return list(dict.fromkeys(names))
+    return names
 
 
-def check_columns(schema: pa.Schema, spec: ColumnSpec, where: str = "the table") -> None:
-    """A missing column names it and the columns there are; a column of a type the core cannot
-    read names its type."""
-    present = schema.names
-    for name in required_columns(spec):
-        if name not in present:
-            shown = ", ".join(present[:50]) + (", ..." if len(present) > 50 else "")
-            raise DatasetError(f"no column {name!r} in {where}; its columns are: {shown}")
-    numeric = [*_names(spec.predictions), *_names(spec.targets)]
-    if spec.sample_weight is not None:
-        numeric.append(spec.sample_weight)
-    for name in numeric:
+def check_columns(schema: pa.Schema, spec: ColumnSpec) -> None:
+    """A column of a type the core cannot read names its type (the sources have made sure that
+    every column is there)."""
+    for name in numeric_columns(spec):
         kind = schema.field(name).type
         inner = kind.value_type if _is_list_type(kind) else kind
         if not _is_number_type(inner):

@@ -22,7 +22,7 @@ import pyarrow as pa
 from .columns import check_columns, required_columns
 from .errors import DatasetError
 from .scoring import PieceError, PieceSums, Plan, score_piece
-from .sources import FilePiece, TablePiece, open_source, prefetched
+from .sources import FilePiece, TablePiece, is_dask, prefetched, require_columns
 
 __all__ = ["score_distributed"]
 
@@ -85,13 +85,11 @@ def score_distributed(
     table: Any, plan: Plan, scheduler: Any, progress: bool | None
 ) -> list[PieceSums | PieceError]:
     """Every piece of `table` scored by Dask, in the table's order."""
-    from .tables import numeric_columns, progress_bar
+    from .tables import open_checked, progress_bar
 
-    columns = required_columns(plan.columns)
-    if type(table).__module__.split(".")[0] == "dask":
-        return _score_dask_frame(table, plan, scheduler, columns, progress)
-    source = open_source(table, columns, numeric_columns(plan.columns))
-    check_columns(source.schema, plan.columns, source.where)
+    if is_dask(table):
+        return _score_dask_frame(table, plan, scheduler, progress)
+    source = open_checked(table, plan.columns)
     pieces = [piece for piece in source.pieces if isinstance(piece, FilePiece)]
     if len(pieces) != len(source.pieces):
         raise DatasetError(
@@ -116,7 +114,7 @@ def _gather(client: Any, futures: list[Any], shown: Any) -> list[PieceSums | Pie
 
 
 def _score_dask_frame(
-    frame: Any, plan: Plan, scheduler: Any, columns: list[str], progress: bool | None
+    frame: Any, plan: Plan, scheduler: Any, progress: bool | None
 ) -> list[PieceSums | PieceError]:
     import pandas as pd
     from dask.base import compute
@@ -124,12 +122,10 @@ def _score_dask_frame(
 
     from .tables import progress_bar
 
-    missing = [name for name in columns if name not in frame.columns]
-    if missing:
-        shown = ", ".join(map(str, frame.columns))
-        raise DatasetError(f"no column {missing[0]!r} in the DataFrame; its columns are: {shown}")
+    columns = required_columns(plan.columns)
+    require_columns(list(map(str, frame.columns)), columns, "the DataFrame")
     empty = pd.DataFrame({name: pd.Series(dtype=frame.dtypes[name]) for name in columns})
-    check_columns(pa.Schema.from_pandas(empty, preserve_index=False), plan.columns, "the DataFrame")
+    check_columns(pa.Schema.from_pandas(empty, preserve_index=False), plan.columns)
     parts = frame[columns].to_delayed()
     tasks = [delayed(_score_partition)(plan, part) for part in parts]
     if scheduler is None:

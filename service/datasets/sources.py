@@ -24,7 +24,16 @@ import pyarrow.parquet as pq
 
 from .errors import DatasetError
 
-__all__ = ["BATCH_ROWS", "FilePiece", "Source", "TablePiece", "open_source", "prefetched"]
+__all__ = [
+    "BATCH_ROWS",
+    "FilePiece",
+    "Source",
+    "TablePiece",
+    "is_dask",
+    "open_source",
+    "prefetched",
+    "require_columns",
+]
 
 # Rows per record batch: ~8 MB per float64 column, a few columns' worth of core temporaries.
 BATCH_ROWS = 1 << 20
@@ -154,7 +163,6 @@ class Source:
 
     pieces: list[Piece]
     schema: pa.Schema
-    where: str  # "the table" or the file, for error messages
 
     @property
     def rows(self) -> int | None:
@@ -181,7 +189,7 @@ def open_source(table: Any, columns: Sequence[str], numeric: Sequence[str] = ())
         schema = table.schema
         _require(schema, wanted, "the table")
         piece = _ReaderPiece(table, wanted)
-        return Source([piece], _select(schema, wanted), "the table")
+        return Source([piece], _select(schema, wanted))
     if isinstance(table, str | os.PathLike) or (
         isinstance(table, list | tuple)
         and table
@@ -192,11 +200,11 @@ def open_source(table: Any, columns: Sequence[str], numeric: Sequence[str] = ())
         return _file_source(files, wanted, tuple(numeric))
     module = type(table).__module__.split(".")[0]
     if module == "pandas":
-        _require_names(list(map(str, table.columns)), wanted, "the DataFrame")
+        require_columns(list(map(str, table.columns)), wanted, "the DataFrame")
         arrow = pa.Table.from_pandas(table[list(wanted)], preserve_index=False)
         return _table_source(arrow, wanted)
     if module == "polars":
-        _require_names(list(table.columns), wanted, "the DataFrame")
+        require_columns(list(table.columns), wanted, "the DataFrame")
         return _table_source(table.select(list(wanted)).to_arrow(), wanted)
     raise DatasetError(
         f"cannot read a {type(table).__name__} as a table; expected a pyarrow Table or "
@@ -204,10 +212,15 @@ def open_source(table: Any, columns: Sequence[str], numeric: Sequence[str] = ())
     )
 
 
+def is_dask(table: Any) -> bool:
+    """Whether `table` is a dask collection (scored by Dask's scheduler, not read here)."""
+    return type(table).__module__.split(".")[0] == "dask"
+
+
 def _table_source(table: pa.Table, wanted: tuple[str, ...]) -> Source:
     _require(table.schema, wanted, "the table")
     selected = table.select(list(wanted))
-    return Source([TablePiece(selected)], selected.schema, "the table")
+    return Source([TablePiece(selected)], selected.schema)
 
 
 def _expand(paths: list[str]) -> list[str]:
@@ -261,7 +274,7 @@ def _file_source(files: list[str], wanted: tuple[str, ...], numeric: tuple[str, 
             schema = _select(file_schema, wanted)
     if schema is None:
         raise DatasetError("no file to read")
-    return Source(pieces, schema, files[0] if len(files) == 1 else f"{files[0]} (and others)")
+    return Source(pieces, schema)
 
 
 def _csv_schema(path: str, wanted: tuple[str, ...], numeric: tuple[str, ...]) -> pa.Schema:
@@ -283,10 +296,11 @@ def _csv_schema(path: str, wanted: tuple[str, ...], numeric: tuple[str, ...]) ->
 
 
 def _require(schema: pa.Schema, wanted: Sequence[str], where: str) -> None:
-    _require_names(schema.names, wanted, where)
+    require_columns(schema.names, wanted, where)
 
 
-def _require_names(present: Sequence[str], wanted: Sequence[str], where: str) -> None:
+def require_columns(present: Sequence[str], wanted: Sequence[str], where: str) -> None:
+    """A missing column names it and lists the columns there are."""
     for name in wanted:
         if name not in present:
             shown = ", ".join(present[:50]) + (", ..." if len(present) > 50 else "")

@@ -15,10 +15,10 @@ from typing import Any
 import pyarrow as pa
 from tqdm import tqdm
 
-from .columns import ColumnSpec, check_columns, required_columns
+from .columns import ColumnSpec, check_columns, numeric_columns, required_columns
 from .errors import DatasetError
 from .scoring import PieceError, PieceSums, Plan, empty_sums, make_plan, score_piece
-from .sources import open_source, prefetched
+from .sources import Source, is_dask, open_source, prefetched
 from .sums import TableComposite, TableResult, total_result
 
 __all__ = ["evaluate", "score"]
@@ -88,7 +88,7 @@ def evaluate(
     groups = (group_by,) if isinstance(group_by, str) else tuple(group_by)
     spec = ColumnSpec(predictions, targets, sample_weight, groups)
     plan = make_plan(losses, spec, reduction, nan_policy)
-    if scheduler is not None or _is_dask(table):
+    if scheduler is not None or is_dask(table):
         from .distributed import score_distributed
 
         outcomes = score_distributed(table, plan, scheduler, progress)
@@ -97,16 +97,11 @@ def evaluate(
     return finish(plan, outcomes)
 
 
-def _is_dask(table: Any) -> bool:
-    return type(table).__module__.split(".")[0] == "dask"
-
-
-def numeric_columns(spec: ColumnSpec) -> list[str]:
-    names = [spec.predictions] if isinstance(spec.predictions, str) else list(spec.predictions)
-    names += [spec.targets] if isinstance(spec.targets, str) else list(spec.targets)
-    if spec.sample_weight is not None:
-        names.append(spec.sample_weight)
-    return names
+def open_checked(table: Any, spec: ColumnSpec) -> Source:
+    """The table's pieces, its columns there and of types the core reads."""
+    source = open_source(table, required_columns(spec), numeric_columns(spec))
+    check_columns(source.schema, spec)
+    return source
 
 
 def progress_bar(rows: int | None, enabled: bool | None) -> tqdm[Any]:
@@ -120,9 +115,7 @@ def progress_bar(rows: int | None, enabled: bool | None) -> tqdm[Any]:
 
 def _score_here(table: Any, plan: Plan, progress: bool | None) -> list[PieceSums | PieceError]:
     """The whole table as one stream of batches, the next read while this one is scored."""
-    spec = plan.columns
-    source = open_source(table, required_columns(spec), numeric_columns(spec))
-    check_columns(source.schema, spec, source.where)
+    source = open_checked(table, plan.columns)
     rows, total_mb = source.rows, source.nbytes / 1e6
     batches = prefetched(batch for piece in source.pieces for batch in piece.batches())
     with progress_bar(rows, progress) as shown:
