@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..wire.arrow import is_list_type, is_number_type, numbers_of
 from .errors import DatasetError
 
 __all__ = [
@@ -67,8 +68,8 @@ def check_columns(schema: pa.Schema, spec: ColumnSpec) -> None:
     every column is there)."""
     for name in numeric_columns(spec):
         kind = schema.field(name).type
-        inner = kind.value_type if _is_list_type(kind) else kind
-        if not _is_number_type(inner):
+        inner = kind.value_type if is_list_type(kind) else kind
+        if not is_number_type(inner):
             raise DatasetError(
                 f"column {name!r} has type {kind}; expected numbers (integers, floats or "
                 "booleans), or a list of numbers for (N, K) inputs"
@@ -82,51 +83,12 @@ def check_columns(schema: pa.Schema, spec: ColumnSpec) -> None:
             )
 
 
-def _is_list_type(kind: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
-    )
-
-
-def _is_number_type(kind: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_null(kind)
-    )
-
-
-def _as_float(array: pa.Array) -> npt.NDArray[np.float64]:
-    """A numeric Arrow array as float64, nulls as NaN (zero copy for float64 with no nulls)."""
-    if array.null_count and not pa.types.is_floating(array.type):
-        array = pc.cast(array, pa.float64())
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
-
-
 def numeric_array(batch: pa.RecordBatch, columns: Columns) -> npt.NDArray[np.float64]:
-    """(N,) from one numeric column, (N, K) from one list column or from K numeric columns."""
-    if not isinstance(columns, str):
-        return np.column_stack([_as_float(batch.column(name)) for name in columns])
-    array = batch.column(columns)
-    kind = array.type
-    if not _is_list_type(kind):
-        return _as_float(array)
-    if array.null_count:
-        raise DatasetError(f"column {columns!r} holds a null row; expected a list of numbers")
-    if pa.types.is_fixed_size_list(kind):
-        width = kind.list_size
-    else:
-        lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-        width = int(lengths[0]) if len(lengths) else 0
-        if len(lengths) and (lengths != width).any():
-            row = int(np.argmax(lengths != width))
-            raise DatasetError(
-                f"column {columns!r} holds lists of different lengths ({width} and "
-                f"{int(lengths[row])}); expected one length K for (N, K) inputs"
-            )
-    values = _as_float(pc.list_flatten(array))
-    return values.reshape(len(array), width)
+    """(N,) from one numeric column, (N, K) from one list column or from K numeric columns.
+    Raises ArrayFormatError (the wire layer's reading of Arrow columns, the HTTP API's too)."""
+    if isinstance(columns, str):
+        return numbers_of(repr(columns), batch.column(columns))
+    return np.column_stack([numbers_of(repr(name), batch.column(name)) for name in columns])
 
 
 @dataclass

@@ -26,6 +26,7 @@ from ..losses import (
     get_loss,
 )
 from ..losses.params import bind_params
+from ..wire import ArrayFormatError
 from .columns import ColumnSpec, group_codes, numeric_array
 from .errors import DatasetError
 from .sums import LossSums
@@ -138,11 +139,15 @@ def score_piece(
 
 def _score_batch(plan: Plan, batch: pa.RecordBatch, sums: PieceSums) -> PieceError | None:
     columns = plan.columns
-    predictions = numeric_array(batch, columns.predictions)
-    targets = numeric_array(batch, columns.targets)
-    weights = None
-    if columns.sample_weight is not None:
-        weights = numeric_array(batch, columns.sample_weight)
+    try:
+        predictions = numeric_array(batch, columns.predictions)
+        targets = numeric_array(batch, columns.targets)
+        weights = None
+        if columns.sample_weight is not None:
+            weights = numeric_array(batch, columns.sample_weight)
+    except ArrayFormatError as error:
+        row = error.loc[-1]
+        return PieceError(row if isinstance(row, int) else -1, error.message)
     keys = codes = None
     if columns.group_by:
         codes, group_keys = group_codes(batch, columns.group_by)

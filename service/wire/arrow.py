@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 from .errors import ArrayFormatError, LimitError, MalformedBodyError, TooManyElementsError
 from .fastjson import NumberArrays
 
-__all__ = ["ARROW", "ARROW_STREAM", "ArrowCodec"]
+__all__ = ["ARROW", "ARROW_STREAM", "ArrowCodec", "is_list_type", "is_number_type", "numbers_of"]
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 _NUMBER_COLUMNS = ("predictions", "targets", "sample_weight")
@@ -32,11 +32,24 @@ _COLUMNS = (*_NUMBER_COLUMNS, "group_by")
 MAX_BATCHES = 4096
 
 
-def _is_list(kind: pa.DataType) -> bool:
+def is_list_type(kind: pa.DataType) -> bool:
+    """A list, large list or fixed-size list: an (N, K) array's column."""
     import pyarrow as pa
 
     return bool(
         pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    )
+
+
+def is_number_type(kind: pa.DataType) -> bool:
+    """Integers, floats, booleans, or all nulls (NaN, as null is in a JSON array)."""
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_null(kind)
     )
 
 
@@ -54,24 +67,32 @@ def _width(column: pa.ChunkedArray) -> int:
     return 0
 
 
-def _numbers(name: str, column: pa.ChunkedArray) -> npt.NDArray[Any]:
+def _as_float(array: pa.Array) -> npt.NDArray[np.float64]:
+    """A numeric array as float64, nulls as NaN (no copy for float64 without nulls)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if array.null_count and not pa.types.is_floating(array.type):
+        array = pc.cast(array, pa.float64())
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def numbers_of(name: str, column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.float64]:
+    """A numeric column as a float64 (N,) array, or a list column as (N, K); nulls are NaN.
+    Raises ArrayFormatError naming the column: a type that is not numbers, a null row or rows
+    of different lengths in a list column (`loc` then ends with the row)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     kind = column.type
-    inner = kind.value_type if _is_list(kind) else kind
-    if not (
-        pa.types.is_integer(inner) or pa.types.is_floating(inner) or pa.types.is_boolean(inner)
-    ):
+    if not is_number_type(kind.value_type if is_list_type(kind) else kind):
         raise ArrayFormatError(
             f"column {name} has type {kind}; expected numbers, or a list of numbers for (N, K)",
             loc=("body", name),
         )
-    array = column.combine_chunks()
-    if not _is_list(kind):
-        if array.null_count and not pa.types.is_floating(kind):
-            array = pc.cast(array, pa.float64())
-        return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not is_list_type(kind):
+        return _as_float(array)
     if array.null_count:
         raise ArrayFormatError(
             f"column {name} holds a null row; expected a list", loc=("body", name)
@@ -81,15 +102,11 @@ def _numbers(name: str, column: pa.ChunkedArray) -> npt.NDArray[Any]:
     if (lengths != width).any():
         row = int(np.argmax(lengths != width))
         raise ArrayFormatError(
-            f"column {name}[{row}] holds {int(lengths[row])} values; expected {width} like row 0 "
-            "(rows must all have the same length)",
+            f"column {name}[{row}] holds {int(lengths[row])} values; expected {width} as the "
+            "first row holds (rows must all have the same length)",
             loc=("body", name, row),
         )
-    values = pc.list_flatten(array)
-    if values.null_count and not pa.types.is_floating(values.type):
-        values = pc.cast(values, pa.float64())
-    flat = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
-    return flat.reshape(len(array), width)
+    return _as_float(pc.list_flatten(array)).reshape(len(array), width)
 
 
 def _keys(column: pa.ChunkedArray) -> npt.NDArray[Any]:
@@ -156,7 +173,7 @@ class ArrowCodec:
             )
         counts = {
             name: table.num_rows
-            * (_width(table.column(name)) if _is_list(table.column(name).type) else 1)
+            * (_width(table.column(name)) if is_list_type(table.column(name).type) else 1)
             for name in table.column_names
         }
         if max_numbers and sum(counts.values()) > max_numbers:
@@ -168,7 +185,7 @@ class ArrowCodec:
         document: dict[str, Any] = {}
         for name in table.column_names:
             column = table.column(name)
-            document[name] = _keys(column) if name == "group_by" else _numbers(name, column)
+            document[name] = _keys(column) if name == "group_by" else numbers_of(name, column)
         return document
 
     def encode(self, document: Any) -> bytes:
