@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,16 +59,8 @@ class TableResult:
         if self.per_output is not None:
             document["per_output"] = self.per_output
         if self.groups is not None:
-            document["groups"] = [
-                {
-                    "key": group.key,
-                    "count": group.count,
-                    "weight_sum": group.weight_sum,
-                    "loss_sum": group.loss_sum,
-                    "value": group.value,
-                }
-                for group in self.groups
-            ]
+            # TableGroup's fields are a response group's, in its order.
+            document["groups"] = [asdict(group) for group in self.groups]
         document |= {
             "count": self.count,
             "weight_sum": self.weight_sum,
