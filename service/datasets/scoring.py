@@ -25,6 +25,7 @@ from ..losses import (
     evaluate_many,
     get_loss,
 )
+from ..losses.evaluate import nan_samples
 from ..losses.params import bind_params
 from ..wire import ArrayFormatError
 from .columns import ColumnSpec, group_codes, numeric_array
@@ -194,18 +195,10 @@ def _row_of(
         return -1
     row = int(error.index[0])
     if plan.nan_policy == "omit":
-        dropped = _nan_rows(predictions) | _nan_rows(targets)
-        if weights is not None:
-            dropped |= np.isnan(weights)
-        kept = np.flatnonzero(~dropped)
+        kept = np.flatnonzero(~nan_samples(predictions, targets, weights))
         if row < len(kept):
             row = int(kept[row])
     return row
-
-
-def _nan_rows(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    nan: np.ndarray[Any, Any] = np.isnan(array)
-    return nan if nan.ndim == 1 else np.asarray(nan.any(axis=1))
 
 
 def _without_weight(result: LossResult) -> LossResult:

@@ -39,7 +39,14 @@ from .params import bind_params
 from .reduce import Group, reduce
 from .registry import REDUCTIONS, LossSpec, get_loss
 
-__all__ = ["CompositeResult", "LossResult", "Regularization", "evaluate", "evaluate_many"]
+__all__ = [
+    "CompositeResult",
+    "LossResult",
+    "Regularization",
+    "evaluate",
+    "evaluate_many",
+    "nan_samples",
+]
 
 NAN_POLICIES = ("raise", "omit")
 
@@ -253,9 +260,7 @@ def _prepare(
             check_finite(array, field, allow_nan=omit)
     kept = None
     if omit:
-        dropped = _nan_rows(predictions) | _nan_rows(targets)
-        if weights is not None:
-            dropped |= np.isnan(weights)
+        dropped = nan_samples(predictions, targets, weights)
         if dropped.all():
             raise NonFiniteError(
                 f"all {samples} samples hold NaN; nothing is left to score",
@@ -361,6 +366,16 @@ def _surely_finite(array: npt.NDArray[Any]) -> bool:
         return math.isfinite(np.vdot(array, array))
     with np.errstate(over="ignore", invalid="ignore"):
         return math.isfinite(np.add.reduce(array, axis=None))
+
+
+def nan_samples(
+    predictions: FloatArray, targets: FloatArray, weights: FloatArray | None
+) -> npt.NDArray[np.bool_]:
+    """The samples nan_policy="omit" drops: a NaN in the prediction, the target or the weight."""
+    dropped = _nan_rows(predictions) | _nan_rows(targets)
+    if weights is not None:
+        dropped |= np.isnan(weights)
+    return dropped
 
 
 def _nan_rows(array: FloatArray) -> npt.NDArray[np.bool_]:
