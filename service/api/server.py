@@ -17,11 +17,10 @@ import asyncio
 import functools
 from typing import Any
 
-import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..config import Settings
-from .problems import PROBLEM_MEDIA_TYPE, TITLES, TYPE_PREFIX
+from .problems import PROBLEM_MEDIA_TYPE, problem_body
 
 __all__ = ["BoundedHttpToolsProtocol"]
 
@@ -37,16 +36,8 @@ _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 def _refusal(status: int, kind: str, detail: str) -> bytes:
     """A whole HTTP/1.1 response: the problem document, and the connection closed after it."""
-    body = orjson.dumps(
-        {
-            "type": TYPE_PREFIX + kind,
-            "title": TITLES[kind],
-            "status": status,
-            "detail": detail,
-            "errors": [{"loc": ["header"], "msg": detail}],
-            "request_id": "",
-        }
-    )
+    # No request id: the request never reached the app that gives one.
+    body = problem_body(status, kind, detail, "", [(("header",), detail)])
     head = (
         f"HTTP/1.1 {status} ".encode()
         + _REASONS[status]

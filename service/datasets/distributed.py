@@ -1,7 +1,8 @@
 """Scoring on a Dask cluster: Dask's distributed scheduler runs `score_piece` where the data is,
 and this process merges the pieces' sums. No scheduling of our own.
 
-- files: each Parquet row group (or CSV file) is a task that reads its own columns on a worker;
+- files: each piece of a Parquet file (8 row groups) or CSV file is a task that reads its own
+  columns on a worker;
 - a dask DataFrame: each partition is a task that turns its pandas frame into Arrow and scores
   it, after whatever computation the DataFrame's graph holds.
 
