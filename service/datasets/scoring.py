@@ -25,7 +25,7 @@ from ..losses import (
     evaluate_many,
     get_loss,
 )
-from ..losses.evaluate import nan_samples
+from ..losses.evaluate import NAN_POLICIES, nan_samples
 from ..losses.params import bind_params
 from ..wire import ArrayFormatError
 from .columns import ColumnSpec, group_codes, numeric_array
@@ -62,8 +62,10 @@ def make_plan(
             f"reduction = {reduction!r}; a table is scored with mean or sum (per-sample losses "
             "are an HTTP request's, with reduction none)"
         )
-    if nan_policy not in ("raise", "omit"):
-        raise DatasetError(f"nan_policy = {nan_policy!r}; expected raise or omit")
+    if nan_policy not in NAN_POLICIES:
+        raise DatasetError(
+            f"nan_policy = {nan_policy!r}; expected one of: {', '.join(NAN_POLICIES)}"
+        )
     terms, weights = [], []
     for position, entry in enumerate(losses):
         options = dict(entry)

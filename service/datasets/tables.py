@@ -136,7 +136,7 @@ def finish(plan: Plan, outcomes: Iterable[PieceSums | PieceError]) -> TableCompo
     merged = empty_sums(plan)
     for outcome in outcomes:
         if isinstance(outcome, PieceError):
-            raise DatasetError(_global_message(plan, outcome, merged.rows))
+            raise DatasetError(_global_message(outcome, merged.rows))
         merged.rows += outcome.rows
         for mine, theirs in zip(merged.losses, outcome.losses, strict=True):
             mine.merge(theirs)
@@ -154,7 +154,8 @@ def finish(plan: Plan, outcomes: Iterable[PieceSums | PieceError]) -> TableCompo
     return TableComposite(results, weights, total_result(results, weights))
 
 
-def _global_message(plan: Plan, error: PieceError, before: int) -> str:
+def _global_message(error: PieceError, before: int) -> str:
+    """The core's message with its row in the batch made the row in the table."""
     if error.row < 0:
         return error.message
     row = before + error.row
