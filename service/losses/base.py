@@ -14,9 +14,6 @@ BoolArray = npt.NDArray[np.bool_]
 class PerSample(NamedTuple):
     """One loss evaluated on N samples, not yet weighted or reduced.
 
-    A NamedTuple, not a frozen dataclass: every call builds one, in 0.47 us rather than 0.98
-    (the dataclass's __init__ sets each field through object.__setattr__).
-
     losses: (N,) the per-sample loss l_i.
     gradient: d l_i / d predictions[i], the shape of the predictions; None when not asked for
         or when the loss is not differentiable.

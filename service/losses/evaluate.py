@@ -25,7 +25,6 @@ from ._checks import (
     float_of,
     format_value,
 )
-from ._records import builder
 from .base import FloatArray
 from .errors import (
     DomainError,
@@ -51,8 +50,7 @@ __all__ = [
 NAN_POLICIES = ("raise", "omit")
 
 # Losses, reductions and the penalty run with numpy's floating-point warnings off: a NaN or an
-# infinity in a result is found by `_check_overflow` and raised as a LossError. As a decorator the
-# state is set per call without building an errstate (0.35 us; `with np.errstate(...)` 0.87).
+# infinity in a result is found by `_check_overflow` and raised as a LossError.
 _quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
 
 
@@ -86,7 +84,6 @@ class LossResult:
 
 
 # Built on every call: in one step rather than field by field (see `builder`).
-_build_result = builder(LossResult)
 
 
 @dataclass(frozen=True)
@@ -347,23 +344,10 @@ def _group_keys(group_by: Any, samples: int) -> npt.NDArray[Any]:
     return keys
 
 
-# Up to this many elements finiteness is checked by a BLAS dot, which OpenBLAS computes on one
-# thread. From ~10,000 on it may start threads: on 1e6 values the dot's median is then 123 us to
-# the sum's 214, but its p90 0.73 ms to 0.46 on this busy 2-vCPU machine; large inputs keep the sum.
-_DOT_CHECK_SIZE = 4096
-
-
 def _surely_finite(array: npt.NDArray[Any]) -> bool:
     """True when every element is finite, checked by one reduction with no temporary array: a NaN
-    or an infinity makes it NaN or infinite. False may also mean that finite values overflowed it;
-    the caller then makes the exact, element by element check.
-
-    A small contiguous array: the sum of its squares, a BLAS dot that sets no floating-point state
-    (16 values 0.43 us; np.add.reduce 0.76, isfinite(x).all() 1.1); squares overflow from
-    |x| ~ 1e154. Others: the sum, under an errstate for its overflow (0.87 us, nothing next to a
-    large array's sum); vdot would copy a non-contiguous array."""
-    if array.size <= _DOT_CHECK_SIZE and array.flags.c_contiguous:
-        return math.isfinite(np.vdot(array, array))
+    or an infinity makes the sum NaN or infinite. False may also mean that finite values
+    overflowed it; the caller then makes the exact, element by element check."""
     with np.errstate(over="ignore", invalid="ignore"):
         return math.isfinite(np.add.reduce(array, axis=None))
 
@@ -417,7 +401,7 @@ def _score(
         omitted = int((~inputs.kept).sum())
         gradient_out = _scatter(gradient_out, inputs.kept)
         losses_out = _scatter(losses_out, inputs.kept)
-    result = _build_result(
+    result = LossResult(
         loss=spec.name,
         reduction=reduction,
         value=reduced.value,
@@ -506,7 +490,7 @@ def _combine(results: list[LossResult], weights: list[float], reduction: str) ->
         else float(sum(w * v for w, v in zip(weights, values, strict=True) if v is not None))
     )
     first = results[0]
-    total = _build_result(
+    total = LossResult(
         loss="total",
         reduction=reduction,
         value=value,

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._records import builder
 from .base import BoolArray, FloatArray, PerSample
 
 __all__ = ["Group", "Reduced", "reduce"]
@@ -44,9 +43,6 @@ class Reduced:
     loss_sum: float
     groups: list[Group] | None
 
-
-# Built on every call: in one step rather than field by field (see `builder`).
-_build_reduced = builder(Reduced)
 
 
 def _finish(mean: Any, *, sqrt_of_mean: bool) -> Any:
@@ -113,7 +109,7 @@ def reduce(
     if group_keys is not None:
         groups = _groups(group_keys, used, weights, weighted, reduction, sqrt_of_mean)
 
-    return _build_reduced(
+    return Reduced(
         value=value,
         losses=weighted if reduction == "none" else None,
         gradient=gradient,
