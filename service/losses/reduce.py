@@ -44,7 +44,6 @@ class Reduced:
     groups: list[Group] | None
 
 
-
 def _finish(mean: Any, *, sqrt_of_mean: bool) -> Any:
     return np.sqrt(mean) if sqrt_of_mean else mean
 
