@@ -122,17 +122,6 @@ class Settings(BaseSettings):
         default="json",
         description="`json`: one object per line, for a log pipeline; `text`: for a terminal.",
     )
-    log_flush_interval: float = Field(
-        default=1.0,
-        ge=0,
-        le=60,
-        allow_inf_nan=False,
-        description="Seconds (at most 60) a log line may wait to be written with the next ones: "
-        "one write for many lines, as Envoy's and nginx's buffered access logs. Warnings and "
-        "errors are written at once, and everything kept when the service stops; a crash "
-        "(SIGKILL, out of memory) loses at most the last interval's lines. `0`: every line at "
-        "once.",
-    )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Comma-separated origins (or a JSON list) that browsers may call the API "

@@ -22,10 +22,9 @@ from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
 from .compression import GzipResponses
-from .compute import ComputeRoute
-from .logs import buffer_logs
+from .logs import stop_listeners
 from .metrics import Metrics
-from .middleware import ComputeShortcut, RequestContextMiddleware
+from .middleware import RequestContextMiddleware
 from .openapi import TITLE, build_openapi
 from .problems import install_handlers
 from .routes import evaluate, losses, operations
@@ -100,16 +99,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.worker_started()
         restore_sigterm = not_ready_on_sigterm(app)
         app.state.ready = True
-        buffer_logs(True)
         try:
             yield
         finally:
             app.state.ready = False
             restore_sigterm()
             metrics.worker_stopped()
-            # A worker of `serve --workers N` ends without atexit (so without logging.shutdown):
-            # write the lines kept now, and the server's last ones as they come.
-            buffer_logs(False)
+            # A worker of `serve --workers N` ends without atexit: write the lines queued now,
+            # and the server's last ones as they come.
+            stop_listeners()
 
     app = FastAPI(
         title=TITLE,
@@ -127,17 +125,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evaluate.router)
     app.include_router(operations.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    # Innermost: compute requests skip the router's route-by-route search (see ComputeShortcut).
-    app.add_middleware(
-        ComputeShortcut,
-        fastapi_app=app,
-        routes=[
-            route
-            for router in (losses.router, evaluate.router)
-            for route in router.routes
-            if isinstance(route, ComputeRoute)
-        ],
-    )
     app.add_middleware(GzipResponses)
     install_handlers(app)
     if settings.cors_origins:

@@ -7,11 +7,6 @@ arrays (`np.asarray` on lists, `np.frombuffer` views on typed arrays' bytes), af
 decoded lists are dropped before the core computes; the response document holds numpy arrays that
 the codec writes directly, or typed arrays. Large responses are gzip-compressed by the app's
 middleware when accepted.
-
-The compute routes are `ComputeRoute`s: FastAPI documents them like any route, but each request
-runs through a lean handler that calls the routes' fixed dependencies itself and runs the
-plain-`def` endpoint in the threadpool when the body is large, inline on the event loop when it
-is small (see `ComputeRoute`).
 """
 
 from __future__ import annotations
@@ -20,15 +15,14 @@ import asyncio
 import ctypes
 import functools
 import threading
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 import anyio
 import numpy.typing as npt
 import orjson
 from fastapi import Request
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
@@ -59,14 +53,13 @@ from ..wire import (
     inspect_array,
     inspect_keys,
 )
-from .deps import RawBody, RequestCancelled, get_settings, raw_body, require_api_key
-from .metrics import count_scored
+from .deps import RawBody, RequestCancelled
+from .metrics import Metrics
 from .problems import ProblemException, validation_problem
-from .schemas import CommonRequest, EvaluateRequest
+from .schemas import REQUEST_MODELS, CommonRequest, EvaluateRequest, GroupResult, LossResponse
 
 __all__ = [
     "INLINE_BODY_BYTES",
-    "ComputeRoute",
     "Reply",
     "compute_evaluate",
     "compute_loss",
@@ -282,45 +275,38 @@ def read_arrays(request: CommonRequest, settings: Settings) -> Arrays:
     )
 
 
+# The response document is declared once, by LossResponse (which OpenAPI shows): its fields, in
+# order, are read off the core's LossResult under the same names.
+_RESPONSE_FIELDS = tuple(
+    (name, field.is_required()) for name, field in LossResponse.model_fields.items()
+)
+_GROUP_FIELDS = tuple(GroupResult.model_fields)
+_missing = {name for name, _ in _RESPONSE_FIELDS} - {field.name for field in fields(LossResult)}
+if _missing:  # pragma: no cover - a schema edited without the core
+    raise RuntimeError(f"LossResponse declares fields LossResult lacks: {sorted(_missing)}")
+
+
 def result_document(
     result: LossResult, reply: Reply, *, weight: float | None = None
 ) -> dict[str, Any]:
-    """The response fields of one result, in the contract's order; arrays per array_encoding."""
-
-    def array(values: npt.NDArray[Any]) -> Any:
-        return encode_array(values, reply.array_encoding, binary=reply.codec.binary)
-
-    document: dict[str, Any] = {"loss": result.loss}
+    """The response fields of one result, as LossResponse declares them: the required ones
+    always, the optional ones when set, `gradient` when asked for (null where there is none);
+    arrays per array_encoding. `weight`: the loss's weight in an evaluate request."""
+    document: dict[str, Any] = {}
+    for name, required in _RESPONSE_FIELDS:
+        value = getattr(result, name)
+        if name == "gradient":
+            if not reply.gradient:
+                continue
+        elif value is None and not required:
+            continue
+        if name == "groups":
+            value = [{key: getattr(group, key) for key in _GROUP_FIELDS} for group in value]
+        elif value is not None and not isinstance(value, str | int | float):
+            value = encode_array(value, reply.array_encoding, binary=reply.codec.binary)
+        document[name] = value
     if weight is not None:
         document["weight"] = weight
-    document["reduction"] = result.reduction
-    document["value"] = result.value
-    if result.losses is not None:
-        document["losses"] = array(result.losses)
-    if reply.gradient:
-        document["gradient"] = None if result.gradient is None else array(result.gradient)
-    if result.per_output is not None:
-        document["per_output"] = array(result.per_output)
-    if result.groups is not None:
-        document["groups"] = [
-            {
-                "key": group.key,
-                "count": group.count,
-                "weight_sum": group.weight_sum,
-                "loss_sum": group.loss_sum,
-                "value": group.value,
-            }
-            for group in result.groups
-        ]
-    document["count"] = result.count
-    document["weight_sum"] = result.weight_sum
-    document["loss_sum"] = result.loss_sum
-    document["omitted"] = result.omitted
-    if result.penalty is not None:
-        document["penalty"] = result.penalty
-        document["cost"] = result.cost
-        if result.weights_gradient is not None:
-            document["weights_gradient"] = array(result.weights_gradient)
     return document
 
 
@@ -346,38 +332,38 @@ def _param_fields(model: type[CommonRequest]) -> tuple[str, ...]:
     return tuple(field for field in model.model_fields if field not in CommonRequest.model_fields)
 
 
-def compute_loss(
-    name: str, model: type[CommonRequest], raw: RawBody, settings: Settings
-) -> Response:
+def compute_loss(request: Request, name: str, raw: RawBody, settings: Settings) -> Response:
     """POST /v1/losses/{name}: one loss."""
-    request = parse_request(raw, model, settings)
-    arrays = read_arrays(request, settings)
+    model = REQUEST_MODELS[name]
+    parsed = parse_request(raw, model, settings)
+    arrays = read_arrays(parsed, settings)
     _check_work(arrays, 1, settings.max_scored_elements)
-    options = _options(request, arrays)
-    params = {field: getattr(request, field) for field in _param_fields(model)}
-    reply = Reply.of(raw, request)
+    options = _options(parsed, arrays)
+    params = {field: getattr(parsed, field) for field in _param_fields(model)}
+    reply = Reply.of(raw, parsed)
     # The decoded lists of a JSON body (a Python float per element) are not needed any more.
-    del request
+    del parsed
     raw.checkpoint()
     result = evaluate(name, arrays.predictions, arrays.targets, **options, **params)
-    count_scored([name], arrays.predictions.size)
+    _scored(request, [name], arrays.predictions.size)
     raw.checkpoint()
     return _respond(reply, result_document(result, reply))
 
 
-def compute_evaluate(raw: RawBody, settings: Settings) -> Response:
+def compute_evaluate(request: Request, raw: RawBody, settings: Settings) -> Response:
     """POST /v1/evaluate: several losses over one payload, and their weighted total."""
-    request = parse_request(raw, EvaluateRequest, settings)
-    arrays = read_arrays(request, settings)
-    _check_work(arrays, len(request.losses), settings.max_scored_elements)
-    options = _options(request, arrays)
-    terms = [term.model_dump() for term in request.losses]
-    reply = Reply.of(raw, request)
-    del request
+    parsed = parse_request(raw, EvaluateRequest, settings)
+    request.state.loss = ",".join(term.name for term in parsed.losses)
+    arrays = read_arrays(parsed, settings)
+    _check_work(arrays, len(parsed.losses), settings.max_scored_elements)
+    options = _options(parsed, arrays)
+    terms = [term.model_dump() for term in parsed.losses]
+    reply = Reply.of(raw, parsed)
+    del parsed
     composite: CompositeResult = evaluate_many(
         terms, arrays.predictions, arrays.targets, **options, checkpoint=raw.checkpoint
     )
-    count_scored([result.loss for result in composite.results], arrays.predictions.size)
+    _scored(request, [result.loss for result in composite.results], arrays.predictions.size)
     raw.checkpoint()
     document = {
         "results": [
@@ -387,6 +373,11 @@ def compute_evaluate(raw: RawBody, settings: Settings) -> Response:
         "total": result_document(composite.total, reply),
     }
     return _respond(reply, document)
+
+
+def _scored(request: Request, losses: Sequence[str], elements: int) -> None:
+    metrics: Metrics = request.app.state.metrics
+    metrics.count_scored(losses, elements)
 
 
 def _check_work(arrays: Arrays, losses: int, limit: int) -> None:
@@ -456,30 +447,3 @@ async def _watch_disconnect(request: Request, cancelled: threading.Event) -> Non
     message = await request.receive()
     if message["type"] == "http.disconnect":
         cancelled.set()
-
-
-class ComputeRoute(APIRoute):
-    """A compute route: documented by FastAPI like any route, served by a lean handler.
-
-    Every compute endpoint is `endpoint(raw, settings)` behind the API key check: the handler
-    calls those dependencies (`deps.get_settings`, `deps.require_api_key`, `deps.raw_body`)
-    directly rather than through FastAPI's per-request dependency solving, which costs more than
-    scoring a small request, and runs the plain-`def` endpoint through `run_compute`. The
-    routes' declared dependencies stay as they are, for the OpenAPI spec;
-    tests/api/test_compute_dispatch.py checks that they are exactly these. Since FastAPI does
-    not solve them here, `app.dependency_overrides` does not reach these routes: override the
-    settings through `create_app(settings)` instead.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        endpoint: Callable[..., Response] = self.endpoint
-
-        async def handler(request: Request) -> Response:
-            settings = await get_settings(request)
-            await require_api_key(request, settings)
-            raw = await raw_body(request, settings)
-            return await run_compute(
-                request, raw, functools.partial(endpoint, raw=raw, settings=settings)
-            )
-
-        return handler

@@ -1,5 +1,6 @@
-"""Prometheus metrics: requests by route template and status, latency, requests in flight,
-request body bytes, and elements scored per loss; correct across worker processes.
+"""Prometheus metrics: requests by route and status, latency by route and status, requests in
+flight, request and response body bytes, and losses and elements scored per loss (each loss of
+an evaluate request counts); correct across worker processes.
 
 With `--workers` above 1, `loss-service serve` points PROMETHEUS_MULTIPROC_DIR at a fresh
 directory before the workers start; prometheus-client then keeps every value in a per-process
@@ -8,8 +9,10 @@ of a worker that died stay in the totals; its share of the in-flight gauge is dr
 (`mark_process_dead`), by the worker itself on a clean exit and by whichever worker scrapes or
 starts next after a crash.
 
-Label values are bounded: the route is the template that matched (`/v1/losses/{name}`, never the
-raw path), the method is one of the standard ones or `other`, and losses are registry names.
+Label values are bounded: the route is the template that matched, with a loss's own path under its
+canonical name (`/v1/losses/mse` counts as `/v1/losses/mean_squared_error`, never the raw path;
+see `middleware.route_label`), the method is one of the standard ones or `other`, the status is
+one the service answers, and losses are registry names.
 """
 
 from __future__ import annotations
@@ -17,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from prometheus_client import (
@@ -38,9 +39,6 @@ __all__ = [
     "CONTENT_TYPE",
     "MULTIPROCESS_ENV",
     "Metrics",
-    "RequestRecord",
-    "count_scored",
-    "current_request",
     "forget_dead_processes",
     "multiprocess_dir",
 ]
@@ -60,9 +58,6 @@ _mark_process_dead: Callable[[int, str], None] = multiprocess.mark_process_dead
 _MultiProcessCollector: Callable[[CollectorRegistry, str], object] = (
     multiprocess.MultiProcessCollector
 )
-
-# The series one request updates: its count, its latency, and its body size (methods with a body).
-_RequestChildren = tuple[Counter, Histogram, Histogram | None]
 
 _LIVE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
 
@@ -113,14 +108,15 @@ class Metrics:
         registry = self.registry
         self.requests = Counter(
             "loss_service_http_requests",
-            "HTTP requests answered, by method, route template and status.",
+            "HTTP requests answered, by method, route and status.",
             ["method", "route", "status"],
             registry=registry,
         )
         self.latency = Histogram(
             "loss_service_http_request_duration_seconds",
-            "Time from the request's arrival to the end of its response, by route template.",
-            ["method", "route"],
+            "Time from the request's arrival to the end of its response, by method, route and "
+            "status (a refusal is fast, a success is not: one histogram would mix them).",
+            ["method", "route", "status"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
@@ -132,9 +128,23 @@ class Metrics:
         )
         self.body_bytes = Histogram(
             "loss_service_http_request_body_bytes",
-            "Request body bytes received (as sent: compressed if gzip), by route template.",
+            "Request body bytes received (as sent: compressed if gzip), by route.",
             ["route"],
             buckets=BODY_BUCKETS,
+            registry=registry,
+        )
+        self.response_bytes = Histogram(
+            "loss_service_http_response_body_bytes",
+            "Response body bytes sent (as sent: compressed if gzip), by route.",
+            ["route"],
+            buckets=BODY_BUCKETS,
+            registry=registry,
+        )
+        self.losses = Counter(
+            "loss_service_losses_scored",
+            "Losses computed, by loss: one per compute request, one per loss of an evaluate "
+            "request.",
+            ["loss"],
             registry=registry,
         )
         self.elements = Counter(
@@ -146,40 +156,29 @@ class Metrics:
         if self.directory is None:
             # CPU, memory and file descriptors of this process; not defined across processes.
             ProcessCollector(registry=registry)
-        # Every label value is bounded (see the module docstring), so are these caches.
-        self._request_children: dict[tuple[str, str, int], _RequestChildren] = {}
-        self._element_children: dict[str, Counter] = {}
 
     def observe(
-        self, method: str, route: str, status: int, seconds: float, body_bytes: int
+        self,
+        method: str,
+        route: str,
+        status: int,
+        seconds: float,
+        bytes_in: int,
+        bytes_out: int,
     ) -> None:
         """Count one finished request."""
         method = method if method in METHODS else "other"
-        key = (method, route, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = self._request_children[key] = self._children_of(method, route, status)
-        requests, latency, body_bytes_child = children
-        requests.inc()
-        latency.observe(seconds)
-        if body_bytes_child is not None:
-            body_bytes_child.observe(body_bytes)
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route, str(status)).observe(seconds)
+        if method in BODY_METHODS:
+            self.body_bytes.labels(route).observe(bytes_in)
+        self.response_bytes.labels(route).observe(bytes_out)
 
-    def _children_of(self, method: str, route: str, status: int) -> _RequestChildren:
-        """The labelled series one request updates: looked up once per label set, then kept
-        (`labels()` costs a lock and a tuple per call, more than the update itself)."""
-        return (
-            self.requests.labels(method, route, str(status)),
-            self.latency.labels(method, route),
-            self.body_bytes.labels(route) if method in BODY_METHODS else None,
-        )
-
-    def count_elements(self, loss: str, elements: int) -> None:
-        """Count `elements` prediction elements scored by `loss`."""
-        child = self._element_children.get(loss)
-        if child is None:
-            child = self._element_children[loss] = self.elements.labels(loss)
-        child.inc(elements)
+    def count_scored(self, losses: Sequence[str], elements: int) -> None:
+        """Count each of `losses` as computed once over `elements` prediction elements."""
+        for loss in losses:
+            self.losses.labels(loss).inc()
+            self.elements.labels(loss).inc(elements)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus's text format: this process's, or every worker's."""
@@ -199,38 +198,3 @@ class Metrics:
         """A worker stops cleanly: its in-flight share leaves the totals."""
         if self.directory is not None:
             _mark_process_dead(os.getpid(), self.directory)
-
-
-@dataclass
-class RequestRecord:
-    """What the compute path learns about a request, for its log line and the metrics."""
-
-    metrics: Metrics
-    loss: str | None = None
-
-
-_current: ContextVar[RequestRecord | None] = ContextVar("loss_service_request", default=None)
-
-
-@contextlib.contextmanager
-def current_request(record: RequestRecord) -> Iterator[RequestRecord]:
-    """Make `record` the current request's for the code it runs (threadpool included)."""
-    token = _current.set(record)
-    try:
-        yield record
-    finally:
-        _current.reset(token)
-
-
-def count_scored(losses: Sequence[str], elements: int) -> None:
-    """Called by the compute path after scoring: `elements` prediction elements per loss.
-
-    The threadpool runs the route in a copy of the request's context, so the record it finds is
-    the middleware's own object, which the log line reads afterwards.
-    """
-    record = _current.get()
-    if record is None:
-        return
-    record.loss = ",".join(losses)
-    for loss in losses:
-        record.metrics.count_elements(loss, elements)

@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from ..config import Settings
 from .problems import Problem
+from .routes import losses
 from .schemas import REQUEST_MODELS, EvaluateRequest
 
 __all__ = ["build_openapi"]
@@ -62,7 +63,8 @@ def build_openapi(app: FastAPI, settings: Settings, version: str) -> dict[str, A
         title=TITLE,
         version=version,
         description=DESCRIPTION,
-        routes=app.routes,
+        # The per-loss operations: documented, answered by the templated routes.
+        routes=[*app.routes, *losses.documented.routes],
         separate_input_output_schemas=False,
     )
     schemas: dict[str, Any] = spec.setdefault("components", {}).setdefault("schemas", {})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -26,6 +25,7 @@ from ..losses import LOSSES, LossError, ResultOverflowError, UnknownLossError
 from ..losses import errors as loss_errors
 from ..wire import errors as wire_errors
 from ..wire import loc_text, shorten, show
+from .request_id import request_id
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -144,15 +144,6 @@ class ProblemException(Exception):
         self.headers = dict(headers or {})
 
 
-def request_id_of(request: Request) -> str:
-    """The request's id, set by the request-context middleware (generated if it did not run)."""
-    request_id = getattr(request.state, "request_id", None)
-    if not isinstance(request_id, str):
-        request_id = uuid.uuid4().hex
-        request.state.request_id = request_id
-    return request_id
-
-
 def problem_body(
     status: int,
     kind: str,
@@ -182,7 +173,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A problem+json response for `request`."""
-    body = problem_body(status, kind, detail, request_id_of(request), errors)
+    body = problem_body(status, kind, detail, request_id(request.scope), errors)
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

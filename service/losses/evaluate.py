@@ -83,9 +83,6 @@ class LossResult:
     weights_gradient: FloatArray | None = None
 
 
-# Built on every call: in one step rather than field by field (see `builder`).
-
-
 @dataclass(frozen=True)
 class CompositeResult:
     """Several losses over one payload and their weighted sum `total`."""
@@ -96,8 +93,7 @@ class CompositeResult:
 
 
 class _Inputs(NamedTuple):
-    """Checked inputs, restricted to the samples kept after NaN omission (a NamedTuple, as
-    `PerSample`: built on every call)."""
+    """Checked inputs, restricted to the samples kept after NaN omission."""
 
     predictions: FloatArray
     targets: FloatArray

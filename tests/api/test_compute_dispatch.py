@@ -1,5 +1,6 @@
-"""How compute requests run: the lean ComputeRoute with its fixed dependencies, small bodies on
-the event loop and large ones in the threadpool."""
+"""How compute requests are routed and run: one templated route per kind of request, FastAPI's
+own dependencies (so `dependency_overrides` reach them), small bodies on the event loop and large
+ones in the threadpool."""
 
 from __future__ import annotations
 
@@ -8,55 +9,76 @@ from typing import Any
 
 import orjson
 import pytest
+from anyio.from_thread import BlockingPortal
+from fastapi.routing import APIRoute
 
 from service.api import compute as compute_module
-from service.api.compute import INLINE_BODY_BYTES, ComputeRoute
-from service.api.deps import get_settings, raw_body, require_api_key
-from service.api.routes import evaluate as evaluate_routes
-from service.api.routes import losses as loss_routes
-from service.losses import LOSSES
+from service.api import create_app
+from service.api.compute import INLINE_BODY_BYTES
+from service.api.deps import get_settings, require_api_key
+from service.api.routes import evaluate, losses, operations
+from service.config import Settings
 
-from .support import ApiClient
+from .support import ApiClient, assert_problem
 
 
-def test_compute_routes_use_the_lean_route_with_exactly_its_dependencies() -> None:
-    """ComputeRoute calls get_settings, require_api_key and raw_body itself: a compute route with
-    any other dependency would have it skipped, so there must be none."""
-    routers = (loss_routes.router, evaluate_routes.router)
+def test_one_compute_route_per_kind_of_request() -> None:
+    """The app's routers route POST /v1/losses/{name} and /v1/evaluate, not a route per loss and
+    alias; the per-loss operations are documentation (`losses.documented`), not routes."""
     routes = [
-        route for router in routers for route in router.routes if isinstance(route, ComputeRoute)
+        route
+        for router in (losses.router, evaluate.router, operations.router)
+        for route in router.routes
+        if isinstance(route, APIRoute)
     ]
-    aliases = sum(len(spec.aliases) for spec in LOSSES.values())
-    assert len(routes) == len(LOSSES) + aliases + 1
-    allowed = {get_settings, require_api_key, raw_body}
-    for router in routers:
-        assert {dependency.dependency for dependency in router.dependencies} <= allowed
-    for route in routes:
-        calls = set()
-        pending = list(route.dependant.dependencies)
-        while pending:
-            dependant = pending.pop()
-            calls.add(dependant.call)
-            pending.extend(dependant.dependencies)
-        assert calls == allowed, route.path
+    posts = sorted(route.path for route in routes if "POST" in route.methods)
+    assert posts == ["/v1/evaluate", "/v1/losses/{name}"]
+    assert len(routes) == 8
+    spec = create_app(Settings()).openapi()
+    assert spec["paths"]["/v1/losses/huber"]["post"]["operationId"] == "huber"
 
 
-@pytest.mark.parametrize("path", ["/v1/losses/mse", "/v1/losses/MSE"])
+def test_dependency_overrides_reach_the_compute_routes(portal: BlockingPortal) -> None:
+    """A test (or an embedding app) swaps the settings and the key check as FastAPI documents."""
+    app = create_app(Settings(api_keys=("secret",)))
+    client = ApiClient(app, portal)
+    try:
+        body = {"predictions": [1.0, 2.0, 3.0], "targets": [1.0, 2.0, 2.0]}
+        for path in ("/v1/losses/mse", "/v1/evaluate"):
+            document = {**body, "losses": [{"name": "mse"}]} if "evaluate" in path else body
+            assert client.post(path, json=document).status_code == 401
+        app.dependency_overrides[require_api_key] = lambda: None
+        app.dependency_overrides[get_settings] = lambda: Settings(max_elements=4)
+        for path in ("/v1/losses/mse", "/v1/losses/MSE", "/v1/evaluate"):
+            document = {**body, "losses": [{"name": "mse"}]} if "evaluate" in path else body
+            assert_problem(client.post(path, json=document), 413, "the limit is 4")
+        app.dependency_overrides[get_settings] = lambda: Settings()
+        answer = client.post("/v1/losses/mse", json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["value"] == pytest.approx(1 / 3)
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("path", ["/v1/losses/mse", "/v1/losses/MSE", "/v1/evaluate"])
 @pytest.mark.parametrize(("size", "inline"), [(10, True), (INLINE_BODY_BYTES, False)])
 def test_small_bodies_run_inline_and_large_ones_in_the_threadpool(
     client: ApiClient, monkeypatch: pytest.MonkeyPatch, size: int, inline: bool, path: str
 ) -> None:
-    """Both kinds of compute route: the lean ComputeRoute (mse) and the by-name one (MSE)."""
     threads: list[threading.Thread] = []
-    real = compute_module.evaluate
+    name = "evaluate_many" if path == "/v1/evaluate" else "evaluate"
+    real = getattr(compute_module, name)
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.current_thread())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(compute_module, "evaluate", recording)
+    monkeypatch.setattr(compute_module, name, recording)
     values = [0.5] * (size // 8)
-    body = orjson.dumps({"predictions": values, "targets": values})
+    document: dict[str, Any] = {"predictions": values, "targets": values}
+    if path == "/v1/evaluate":
+        document["losses"] = [{"name": "mse"}]
+    body = orjson.dumps(document)
     assert (len(body) <= INLINE_BODY_BYTES) == inline
     loop_thread: list[threading.Thread] = []
 

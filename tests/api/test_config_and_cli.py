@@ -23,7 +23,6 @@ def test_defaults() -> None:
     assert settings.max_elements == 2**24
     assert settings.api_keys == ()
     assert (settings.log_level, settings.log_format) == ("info", "json")
-    assert settings.log_flush_interval == 1.0
 
 
 def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,14 +32,12 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOSS_SERVICE_API_KEYS", "one, two")
     monkeypatch.setenv("LOSS_SERVICE_LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("LOSS_SERVICE_LOG_FORMAT", "text")
-    monkeypatch.setenv("LOSS_SERVICE_LOG_FLUSH_INTERVAL", "0.25")
     settings = Settings()
     assert settings.port == 9001
     assert settings.max_body_bytes == 1024
     assert settings.max_elements == 10
     assert settings.api_keys == ("one", "two")
     assert (settings.log_level, settings.log_format) == ("debug", "text")
-    assert settings.log_flush_interval == 0.25
     monkeypatch.setenv("LOSS_SERVICE_API_KEYS", '["a,b"]')
     assert Settings().api_keys == ("a,b",)
 

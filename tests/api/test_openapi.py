@@ -193,28 +193,3 @@ def test_docs_reference_no_external_host(client: ApiClient) -> None:
         assert len(asset.content) > 100
     assert "validatorUrl: null" in page
     assert "/openapi.json" in page
-
-
-def test_compute_routes_run_in_the_threadpool() -> None:
-    """Routes doing numpy work run it through `run_compute`, in the threadpool for bodies above
-    INLINE_BODY_BYTES (tests/api/test_compute_dispatch.py): the ComputeRoutes' plain-def
-    endpoints, and the by-name route, which awaits run_compute itself."""
-    import inspect
-
-    from fastapi.routing import APIRoute
-
-    from service.api.compute import ComputeRoute
-    from service.api.routes import evaluate, losses
-
-    posts = [
-        route
-        for route in [*losses.router.routes, *evaluate.router.routes]
-        if isinstance(route, APIRoute) and "POST" in route.methods
-    ]
-    assert len(posts) > len(CANONICAL)
-    for route in posts:
-        if isinstance(route, ComputeRoute):
-            assert not inspect.iscoroutinefunction(route.endpoint), route.path
-        else:
-            assert route.endpoint is losses.compute_by_name, route.path
-            assert "run_compute" in inspect.getsource(route.endpoint)

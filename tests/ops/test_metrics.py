@@ -21,9 +21,12 @@ from .live import metric
 REQUESTS = "loss_service_http_requests_total"
 LATENCY = "loss_service_http_request_duration_seconds"
 BODY = "loss_service_http_request_body_bytes"
+RESPONSE = "loss_service_http_response_body_bytes"
+LOSSES = "loss_service_losses_scored_total"
 ELEMENTS = "loss_service_elements_scored_total"
 IN_FLIGHT = "loss_service_http_requests_in_flight"
 MSE = {"predictions": [[1.0, 2.0], [3.0, 4.0]], "targets": [[1.0, 2.0], [3.0, 5.0]]}
+MSE_BYTES = orjson.dumps(MSE)
 
 
 def post_json(client: Client, path: str, body: object, **headers: str) -> tuple[int, int]:
@@ -40,7 +43,7 @@ def test_metrics_count_requests_latency_bytes_and_elements(
 ) -> None:
     client = make_client()
     sizes = [post_json(client, "/v1/losses/mse", MSE)[1] for _ in range(3)]
-    assert post_json(client, "/v1/losses/MSE", MSE)[0] == 200  # any spelling: by name
+    assert post_json(client, "/v1/losses/MSE", MSE)[0] == 200  # any spelling
     assert post_json(client, "/v1/losses/huber", {"predictions": [1.0]})[0] == 422
     evaluate = {**MSE, "losses": [{"name": "huber"}, {"name": "l1", "weight": 2.0}]}
     assert post_json(client, "/v1/evaluate", evaluate)[0] == 200
@@ -52,39 +55,58 @@ def test_metrics_count_requests_latency_bytes_and_elements(
     )
     assert response.status_code == 200
     assert client.get("/v1/losses/nope").status_code == 404
-    assert client.get("/v1/losses/huber").status_code == 200
+    assert client.post("/v1/losses/nope", content=b"{}").status_code == 404
+    describe = client.get("/v1/losses/l2")
+    assert describe.status_code == 200
     assert client.get("/nowhere/at/all").status_code == 404
+    assert client.get("/openapi.json").status_code == 200
+    assert client.get("/docs").status_code == 200
+    assert client.get("/static/swagger-ui.css").status_code == 200
 
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     text = response.text
 
-    # Requests by route template and status: the template, never the raw path.
-    assert metric(text, REQUESTS, method="POST", route="/v1/losses/mse", status="200") == 4
-    assert metric(text, REQUESTS, method="POST", route="/v1/losses/{name}", status="200") == 1
+    # Requests by route and status: a loss's own path under its canonical name, whatever the
+    # alias or spelling; the template for a name that is no loss; never the raw path.
+    mse = "/v1/losses/mean_squared_error"
+    assert metric(text, REQUESTS, method="POST", route=mse, status="200") == 5
     assert metric(text, REQUESTS, method="POST", route="/v1/losses/huber", status="422") == 1
     assert metric(text, REQUESTS, method="POST", route="/v1/evaluate", status="200") == 1
     assert metric(text, REQUESTS, method="GET", route="/v1/losses/{name}", status="404") == 1
-    assert metric(text, REQUESTS, method="GET", route="/v1/losses/{name}", status="200") == 1
+    assert metric(text, REQUESTS, method="POST", route="/v1/losses/{name}", status="404") == 1
+    assert metric(text, REQUESTS, method="GET", route=mse, status="200") == 1
     assert metric(text, REQUESTS, method="GET", route="unmatched", status="404") == 1
+    for route in ("/openapi.json", "/docs", "/static/{path}"):
+        assert metric(text, REQUESTS, method="GET", route=route, status="200") == 1, route
     assert "nowhere" not in text
     assert 'route="/v1/losses/nope"' not in text
+    assert 'route="/v1/losses/mse"' not in text
 
-    # Latency: one observation per request of the route, all under the top bucket.
-    mse = {"method": "POST", "route": "/v1/losses/mse"}
-    assert metric(text, f"{LATENCY}_count", **mse) == 4
-    assert metric(text, f"{LATENCY}_bucket", **mse, le="+Inf") == 4
-    assert 0 < metric(text, f"{LATENCY}_sum", **mse) < 60
+    # Latency: one observation per request, by route and status, all under the top bucket.
+    ok = {"method": "POST", "route": mse, "status": "200"}
+    assert metric(text, f"{LATENCY}_count", **ok) == 5
+    assert metric(text, f"{LATENCY}_bucket", **ok, le="+Inf") == 5
+    assert 0 < metric(text, f"{LATENCY}_sum", **ok) < 60
+    refused = {"method": "POST", "route": "/v1/losses/huber", "status": "422"}
+    assert metric(text, f"{LATENCY}_count", **refused) == 1
 
-    # Body bytes as received: three JSON bodies and one gzip body.
-    assert metric(text, f"{BODY}_count", route="/v1/losses/mse") == 4
-    assert metric(text, f"{BODY}_sum", route="/v1/losses/mse") == sum(sizes) + len(compressed)
-    assert metric(text, f"{BODY}_bucket", route="/v1/losses/mse", le="256.0") == 4
+    # Body bytes as received: four JSON bodies and one gzip body.
+    assert metric(text, f"{BODY}_count", route=mse) == 5
+    assert metric(text, f"{BODY}_sum", route=mse) == sum(sizes) + len(MSE_BYTES) + len(compressed)
+    assert metric(text, f"{BODY}_bucket", route=mse, le="256.0") == 5
     assert len(BODY_BUCKETS) == 11
 
-    # Elements scored per loss (canonical names): 4 elements per request, each loss of an
-    # evaluate request counts them; the 422 scored nothing.
+    # Response bytes as sent, for every method: the GET of the loss's entry among them.
+    assert metric(text, f"{RESPONSE}_count", route=mse) == 6
+    assert metric(text, f"{RESPONSE}_sum", route=mse) > len(describe.content)
+
+    # Losses and elements scored per loss (canonical names): one per request, one per loss of
+    # an evaluate request, 4 elements each; the 422 scored nothing.
+    assert metric(text, LOSSES, loss="mean_squared_error") == 5
+    assert metric(text, LOSSES, loss="huber") == 1
+    assert metric(text, LOSSES, loss="mean_absolute_error") == 1
     assert metric(text, ELEMENTS, loss="mean_squared_error") == 5 * 4
     assert metric(text, ELEMENTS, loss="huber") == 4
     assert metric(text, ELEMENTS, loss="mean_absolute_error") == 4
@@ -107,7 +129,8 @@ def test_each_app_counts_its_own_requests(make_client: Callable[..., Client]) ->
     first, second = make_client(), make_client()
     post_json(first, "/v1/losses/mse", MSE)
     text = second.get("/metrics").text
-    assert metric(text, REQUESTS, method="POST", route="/v1/losses/mse", status="200") == 0
+    route = "/v1/losses/mean_squared_error"
+    assert metric(text, REQUESTS, method="POST", route=route, status="200") == 0
 
 
 def test_metrics_are_in_the_spec_and_open(make_client: Callable[..., Client]) -> None:

@@ -26,7 +26,7 @@ REQUESTS = "loss_service_http_requests_total"
 ELEMENTS = "loss_service_elements_scored_total"
 IN_FLIGHT = "loss_service_http_requests_in_flight"
 MSE = {"predictions": [1.0, 2.0, 3.0], "targets": [1.0, 2.0, 5.0]}
-MSE_ROUTE = {"method": "POST", "route": "/v1/losses/mse", "status": "200"}
+MSE_ROUTE = {"method": "POST", "route": "/v1/losses/mean_squared_error", "status": "200"}
 
 
 def pids_answering(server: LiveServer, path: str) -> set[int]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import functools
+
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from ..compute import ComputeRoute, compute_evaluate
+from ..compute import compute_evaluate, run_compute
 from ..deps import RawBodyDep, SettingsDep, require_api_key
 from ..problems import problem_responses
 from ..schemas import EvaluateRequest, EvaluateResponse
@@ -13,12 +15,7 @@ from .losses import request_body
 
 __all__ = ["router"]
 
-router = APIRouter(
-    prefix="/v1",
-    tags=["evaluate"],
-    dependencies=[Depends(require_api_key)],
-    route_class=ComputeRoute,
-)
+router = APIRouter(prefix="/v1", tags=["evaluate"], dependencies=[Depends(require_api_key)])
 
 
 @router.post(
@@ -29,8 +26,10 @@ router = APIRouter(
     responses=problem_responses(400, 401, 408, 413, 415, 422, 500),
     openapi_extra=request_body(EvaluateRequest, EvaluateRequest.example),
 )
-def evaluate(raw: RawBodyDep, settings: SettingsDep) -> Response:
+async def evaluate(request: Request, raw: RawBodyDep, settings: SettingsDep) -> Response:
     """Several losses over one payload, e.g. 0.7 bce + 0.3 dice: one result per loss, and
     `total`, the weighted sum of their values and gradients: a composite objective with its
     gradient, with no code sent to the server. Aliases are accepted as names."""
-    return compute_evaluate(raw, settings)
+    return await run_compute(
+        request, raw, functools.partial(compute_evaluate, request, raw, settings)
+    )

@@ -1,4 +1,12 @@
-"""/v1/losses: the catalogue, and one compute operation per loss, generated from the registry."""
+"""/v1/losses: the catalogue, and the compute route of every loss.
+
+The app has one route per kind of request: `GET /v1/losses/{name}` describes a loss and
+`POST /v1/losses/{name}` computes it, the loss found by a dict lookup in the registry (aliases
+included). The OpenAPI spec also shows one operation per loss (`POST /v1/losses/huber`, with
+huber's own request schema), so that a generated SDK gets `huber(...)`: those are the routes of
+`documented`, generated from the registry, which the spec is built from but the app does not
+route (the templated routes answer the same paths).
+"""
 
 from __future__ import annotations
 
@@ -12,17 +20,20 @@ from starlette.responses import Response
 
 from ...catalogue import catalogue, catalogue_entry
 from ...losses import LOSSES, LossSpec, get_loss
-from ..compute import ComputeRoute, compute_loss, run_compute
+from ..compute import compute_loss, run_compute
 from ..deps import RawBodyDep, SettingsDep, require_api_key
 from ..problems import problem_responses
 from ..schemas import REQUEST_MODELS, CommonRequest, LossCatalogue, LossEntry, LossResponse
 
-__all__ = ["router"]
+__all__ = ["documented", "router"]
 
 JSON = "application/json"
 COMPUTE_ERRORS = problem_responses(400, 401, 404, 408, 413, 415, 422, 500)
 
 router = APIRouter(prefix="/v1/losses", tags=["losses"], dependencies=[Depends(require_api_key)])
+documented = APIRouter(
+    prefix="/v1/losses", tags=["losses"], dependencies=[Depends(require_api_key)]
+)
 
 # The catalogue never changes while the process runs: encode it once.
 _CATALOGUE = orjson.dumps({"losses": catalogue()})
@@ -91,12 +102,9 @@ def _description(spec: LossSpec) -> str:
     )
 
 
-def _endpoint(spec: LossSpec) -> Callable[..., Response]:
-    model = REQUEST_MODELS[spec.name]
-
-    # A plain def: FastAPI runs it in the threadpool, never blocking the event loop.
-    def endpoint(raw: RawBodyDep, settings: SettingsDep) -> Response:
-        return compute_loss(spec.name, model, raw, settings)
+def _endpoint(spec: LossSpec) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(request: Request, raw: RawBodyDep, settings: SettingsDep) -> Response:
+        return await _compute(request, spec, raw, settings)
 
     endpoint.__name__ = spec.name
     endpoint.__doc__ = spec.summary
@@ -114,12 +122,8 @@ def _describe_endpoint(spec: LossSpec) -> Callable[[], Awaitable[Response]]:
     return describe
 
 
-# A loss's own path answers GET too (the catalogue entry), and OpenAPI matches a concrete path
-# before a templated one: without its own GET in the spec, GET /v1/losses/huber would be
-# undocumented there (and OPTIONS's Allow: GET, POST would disagree with the spec).
 for _spec in LOSSES.values():
-    _compute = _endpoint(_spec)
-    router.add_api_route(
+    documented.add_api_route(
         f"/{_spec.name}",
         _describe_endpoint(_spec),
         methods=["GET"],
@@ -128,9 +132,9 @@ for _spec in LOSSES.values():
         response_model=LossEntry,
         responses=problem_responses(401, 500),
     )
-    router.add_api_route(
+    documented.add_api_route(
         f"/{_spec.name}",
-        _compute,
+        _endpoint(_spec),
         methods=["POST"],
         operation_id=_spec.name,
         name=_spec.name,
@@ -139,17 +143,7 @@ for _spec in LOSSES.values():
         response_model=LossResponse,
         responses=COMPUTE_ERRORS,
         openapi_extra=request_body(REQUEST_MODELS[_spec.name], dict(_spec.example)),
-        route_class_override=ComputeRoute,
     )
-    for _alias in _spec.aliases:
-        router.add_api_route(
-            f"/{_alias}",
-            _compute,
-            methods=["POST"],
-            name=_alias,
-            include_in_schema=False,
-            route_class_override=ComputeRoute,
-        )
 
 
 async def _resolve(name: str) -> LossSpec:
@@ -188,6 +182,12 @@ async def compute_by_name(
     """Compute the loss named in the path, by its name or any alias (mse, MSE, l2): the request
     is that loss's own, as its operation documents it. An unknown name is a 404 before the body
     is read."""
-    model = REQUEST_MODELS[spec.name]
-    work = functools.partial(compute_loss, spec.name, model, raw, settings)
+    return await _compute(request, spec, raw, settings)
+
+
+async def _compute(
+    request: Request, spec: LossSpec, raw: RawBodyDep, settings: SettingsDep
+) -> Response:
+    request.state.loss = spec.name
+    work = functools.partial(compute_loss, request, spec.name, raw, settings)
     return await run_compute(request, raw, work)
