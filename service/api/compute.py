@@ -44,11 +44,12 @@ from ..wire import (
     Codec,
     NumberArrays,
     TooManyElementsError,
-    WireError,
     check_document,
     check_element_limit,
     check_group_keys,
     check_json_keys,
+    check_loss_count,
+    document_arrays,
     encode_array,
     inspect_array,
     inspect_keys,
@@ -134,8 +135,8 @@ def parse_request(raw: RawBody, model: type[Model], settings: Settings) -> Model
         document, max_keys=settings.max_object_keys, max_depth=settings.max_nesting_depth
     )
     if model is EvaluateRequest:
-        _check_loss_count(document, settings.max_evaluate_losses)
-    check_element_limit(_parameter_arrays(document), settings.max_elements)
+        check_loss_count(document, settings.max_evaluate_losses)
+    check_element_limit(document_arrays(document), settings.max_elements)
     if model is EvaluateRequest:
         _canonical_loss_names(document)
     try:
@@ -159,58 +160,6 @@ def _with_query_fields(document: dict[str, Any], query: Mapping[str, str]) -> di
         except orjson.JSONDecodeError:
             document[name] = text
     return document
-
-
-def _check_loss_count(document: dict[str, Any], limit: int) -> None:
-    losses = document.get("losses")
-    if isinstance(losses, list) and len(losses) > limit:
-        message = (
-            f"losses names {len(losses)} losses; the limit is {limit} per request "
-            "(max_evaluate_losses)"
-        )
-        raise ProblemException(422, "limit", message, errors=[(("body", "losses"), message)])
-
-
-def _parameter_arrays(document: dict[str, Any]) -> list[ArrayInput]:
-    """Every array of the document, sized before pydantic turns a parameter's items into Python
-    floats: the array fields (as `inspect_array` will count them once validated) and every list
-    in a parameter (class_weight, in the request or in each evaluate term)."""
-    fields: list[tuple[tuple[str | int, ...], Any]] = [
-        (("body", name), document.get(name))
-        for name in ("predictions", "targets", "sample_weight", "group_by")
-    ]
-    regularization = document.get("regularization")
-    if isinstance(regularization, dict):
-        fields.append((("body", "regularization", "weights"), regularization.get("weights")))
-    found = [ArrayInput(loc, None, _array_size(value, loc)) for loc, value in fields]
-    scopes: list[tuple[tuple[str | int, ...], Any]] = [(("body",), document)]
-    losses = document.get("losses")
-    if isinstance(losses, list):
-        scopes += [(("body", "losses", i), term) for i, term in enumerate(losses)]
-    for loc, scope in scopes:
-        if not isinstance(scope, dict):
-            continue
-        for key, value in scope.items():
-            if isinstance(value, list) and key not in _ARRAY_FIELDS:
-                found.append(ArrayInput((*loc, key), value, _size_of(value)))
-    return found
-
-
-_ARRAY_FIELDS = frozenset({"predictions", "targets", "sample_weight", "group_by", "losses"})
-
-
-def _array_size(value: Any, loc: tuple[str | int, ...]) -> int:
-    """An array field's elements as `inspect_array` counts them (0 where it is not an array:
-    the checks after validation explain what is wrong with it)."""
-    try:
-        return inspect_array(value, loc).size
-    except WireError:
-        return 0
-
-
-def _size_of(value: list[Any]) -> int:
-    """The items of a list and of the lists in it, one level down (parameters are 1-D)."""
-    return len(value) + sum(len(item) for item in value if isinstance(item, list))
 
 
 def _canonical_loss_names(document: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -96,9 +96,9 @@ async def raw_body(request: Request, settings: SettingsDep) -> RawBody:
     """The body, read under max_body_bytes: a declared Content-Length over the limit is refused
     before a byte is read, a streamed body is cut off as soon as it passes the limit, and a gzip
     body is limited by its decompressed size."""
-    headers = _body_headers(request.scope["headers"])
-    codec = codec_for_content_type(headers.get(b"content-type"))
-    coding = content_coding(headers.get(b"content-encoding"))
+    headers = request.headers
+    codec = codec_for_content_type(headers.get("content-type"))
+    coding = content_coding(headers.get("content-encoding"))
     try:
         # A deadline for the whole body, whatever server runs the app: a client trickling a
         # declared 10 MB at 1 KB/s does not hold a connection and its buffer for hours.
@@ -106,7 +106,7 @@ async def raw_body(request: Request, settings: SettingsDep) -> RawBody:
             data = await read_body(
                 request.stream(),
                 limit=settings.max_body_bytes,
-                content_length=headers.get(b"content-length"),
+                content_length=headers.get("content-length"),
                 coding=coding,
             )
     except ClientDisconnect:
@@ -122,21 +122,8 @@ async def raw_body(request: Request, settings: SettingsDep) -> RawBody:
             headers={"Connection": "close"},
         ) from None
     return RawBody(
-        data, codec, codec_for_accept(headers.get(b"accept")), query=dict(request.query_params)
+        data, codec, codec_for_accept(headers.get("accept")), query=dict(request.query_params)
     )
-
-
-_BODY_HEADERS = frozenset({b"content-type", b"content-encoding", b"content-length", b"accept"})
-
-
-def _body_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, str]:
-    """The headers `raw_body` reads, in one pass over the raw list (the first of each name, as
-    `Headers.get` gives it) rather than one pass per header."""
-    found: dict[bytes, str] = {}
-    for name, value in raw:
-        if name in _BODY_HEADERS and name not in found:
-            found[name] = value.decode("latin-1")
-    return found
 
 
 RawBodyDep = Annotated[RawBody, Depends(raw_body)]

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -94,11 +95,8 @@ class RequestContextMiddleware:
 
         async def answer(status_code: int, kind: str, detail: str, **headers: str) -> None:
             body = problem_body(status_code, kind, detail, identifier)
-            head = MutableHeaders({"content-type": PROBLEM_MEDIA_TYPE, **headers})
-            head["content-length"] = str(len(body))
-            start = {"type": "http.response.start", "status": status_code, "headers": head.raw}
-            await send_with_id(start)
-            await send_with_id({"type": "http.response.body", "body": body})
+            response = Response(body, status_code, headers, PROBLEM_MEDIA_TYPE)
+            await response(scope, receive, send_with_id)
 
         self.metrics.in_flight.inc()
         try:

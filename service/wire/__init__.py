@@ -10,6 +10,7 @@ from .arrays import (
     ArrayInput,
     check_element_limit,
     check_group_keys,
+    document_arrays,
     encode_array,
     inspect_array,
     inspect_keys,
@@ -46,7 +47,7 @@ from .errors import (
     WireError,
 )
 from .fastjson import NumberArrays
-from .limits import check_document, check_json_keys, loc_text, shorten, show
+from .limits import check_document, check_json_keys, check_loss_count, loc_text, shorten, show
 
 __all__ = [
     "ARROW",
@@ -79,9 +80,11 @@ __all__ = [
     "check_element_limit",
     "check_group_keys",
     "check_json_keys",
+    "check_loss_count",
     "codec_for_accept",
     "codec_for_content_type",
     "content_coding",
+    "document_arrays",
     "encode_array",
     "inspect_array",
     "inspect_keys",

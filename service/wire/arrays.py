@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pybase64
 
-from .errors import ArrayFormatError, LimitError, TooManyElementsError
+from .errors import ArrayFormatError, LimitError, TooManyElementsError, WireError
 from .limits import show
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "ArrayInput",
     "check_element_limit",
     "check_group_keys",
+    "document_arrays",
     "encode_array",
     "inspect_array",
     "inspect_keys",
@@ -319,6 +320,39 @@ def check_group_keys(
             f"{name} holds {distinct} distinct keys; the limit is {max_groups} (max_groups)",
             loc=loc,
         )
+
+
+def document_arrays(document: dict[str, Any]) -> list[ArrayInput]:
+    """Every array of a decoded request, sized before validation turns a parameter's items into
+    Python floats: the array fields (as `inspect_array` will count them once validated; 0 where
+    one is not an array, which validation explains later) and every list in a parameter
+    (class_weight, in the request or in each term of an evaluate request's `losses`)."""
+    fields: list[tuple[tuple[str | int, ...], Any]] = [
+        (("body", name), document.get(name)) for name in _ARRAY_FIELDS[:4]
+    ]
+    regularization = document.get("regularization")
+    if isinstance(regularization, dict):
+        fields.append((("body", "regularization", "weights"), regularization.get("weights")))
+    found = []
+    for loc, value in fields:
+        try:
+            found.append(ArrayInput(loc, None, inspect_array(value, loc).size))
+        except WireError:
+            found.append(ArrayInput(loc, None, 0))
+    scopes: list[tuple[tuple[str | int, ...], Any]] = [(("body",), document)]
+    losses = document.get("losses")
+    if isinstance(losses, list):
+        scopes += [(("body", "losses", i), term) for i, term in enumerate(losses)]
+    for loc, scope in scopes:
+        for key, value in scope.items() if isinstance(scope, dict) else ():
+            if isinstance(value, list) and key not in _ARRAY_FIELDS:
+                # Parameters are 1-D: the items, and those of any list one level down.
+                size = len(value) + sum(len(item) for item in value if isinstance(item, list))
+                found.append(ArrayInput((*loc, key), value, size))
+    return found
+
+
+_ARRAY_FIELDS = ("predictions", "targets", "sample_weight", "group_by", "losses")
 
 
 def check_element_limit(arrays: Sequence[ArrayInput], limit: int) -> None:

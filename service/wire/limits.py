@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import LimitError
 
-__all__ = ["check_document", "shorten", "show"]
+__all__ = ["check_document", "check_loss_count", "shorten", "show"]
 
 _CONTAINERS = (dict, list)
 
@@ -101,3 +101,14 @@ def check_json_keys(body: bytes | bytearray, limit: int) -> None:
             f"the body holds at least {keys} object keys; a request holds at most {limit} "
             "(its objects times max_object_keys)"
         )
+
+
+def check_loss_count(document: dict[str, Any], limit: int) -> None:
+    """An evaluate request names at most `limit` losses (max_evaluate_losses)."""
+    losses = document.get("losses")
+    if isinstance(losses, list) and len(losses) > limit:
+        message = (
+            f"losses names {len(losses)} losses; the limit is {limit} per request "
+            "(max_evaluate_losses)"
+        )
+        raise LimitError(message, loc=("body", "losses"))
