@@ -72,7 +72,7 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     """SIGTERM outside uvicorn's own handling: before the server starts, or re-raised by uvicorn
     once its graceful shutdown is over. Either way the process ends with status 0 (a stop that
     was asked for), not killed by the signal, and the `finally` blocks run, then atexit's
-    logging.shutdown, which writes the log lines still kept (service.api.logs)."""
+    logging.shutdown, which writes the log lines still kept (service.logs)."""
     raise SystemExit(0)
 
 
@@ -84,15 +84,15 @@ def _serve(args: argparse.Namespace) -> int:
     with metrics_directory(workers):
         import uvicorn
 
-        from .api.logs import logging_config
-        from .api.server import BoundedHttpToolsProtocol
+        from .logs import logging_config
+        from .server import BoundedHttpToolsProtocol
 
         uvicorn.run(
             # An import string and a factory: each worker process builds its own app from the
             # environment's settings.
             "service.api:create_app",
             factory=True,
-            # httptools with request headers bounded in size and time (service/api/server.py).
+            # httptools with request headers bounded in size and time (service/server.py).
             http=BoundedHttpToolsProtocol,
             host=args.host or settings.host,
             port=args.port if args.port is not None else settings.port,

@@ -21,8 +21,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
+from ..logs import stop_listeners
 from .compression import GzipResponses
-from .logs import stop_listeners
 from .metrics import Metrics
 from .middleware import RequestContextMiddleware
 from .openapi import TITLE, build_openapi

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from service.api.logs import JsonFormatter, QueueHandler, TextFormatter, logging_config
 from service.config import Settings
+from service.logs import JsonFormatter, QueueHandler, TextFormatter, logging_config
 
 from .live import LiveServer, live_server, wait_until
 

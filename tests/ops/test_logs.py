@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from service.api.logs import JsonFormatter, TextFormatter, logging_config
 from service.config import Settings
+from service.logs import JsonFormatter, TextFormatter, logging_config
 
 from .conftest import PROBLEM, Client
 
@@ -140,9 +140,9 @@ def test_text_format_for_a_terminal(make_client: Callable[..., Client], captured
         assert part in text
     assert "method=" not in text  # already in the message
     config = logging_config(Settings(log_format="text"))
-    assert config["formatters"]["default"]["()"] == "service.api.logs.TextFormatter"
+    assert config["formatters"]["default"]["()"] == "service.logs.TextFormatter"
     config = logging_config(Settings(log_format="json", log_level="warning"))
-    assert config["formatters"]["default"]["()"] == "service.api.logs.JsonFormatter"
+    assert config["formatters"]["default"]["()"] == "service.logs.JsonFormatter"
     assert config["loggers"]["service"]["level"] == "WARNING"
 
 

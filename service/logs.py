@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from ..config import Settings
+from .config import Settings
 
 __all__ = ["JsonFormatter", "QueueHandler", "TextFormatter", "logging_config", "stop_listeners"]
 
@@ -140,10 +140,10 @@ def logging_config(settings: Settings) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"default": {"()": f"service.api.logs.{formatter}"}},
+        "formatters": {"default": {"()": f"service.logs.{formatter}"}},
         "handlers": {
             "default": {
-                "()": "service.api.logs.QueueHandler",
+                "()": "service.logs.QueueHandler",
                 "formatter": "default",
                 "stream": "ext://sys.stderr",
             }

@@ -19,8 +19,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ..config import Settings
-from .problems import PROBLEM_MEDIA_TYPE, problem_body
+from .api.problems import PROBLEM_MEDIA_TYPE, problem_body
+from .config import Settings
 
 __all__ = ["BoundedHttpToolsProtocol"]
 
