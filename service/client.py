@@ -148,7 +148,22 @@ class _Requests:
         large = any(np.size(array) > self.typed_threshold for array in arrays)
         return large and not self.msgpack_refused
 
-    def common(
+    def document(
+        self,
+        predictions: Any,
+        targets: Any,
+        options: tuple[Any, str, bool, str, Any, Regularization | Mapping[str, Any] | None],
+        extra: Mapping[str, Any],
+    ) -> tuple[Document, bool]:
+        """A compute request's body for either wire (`Document`), and whether it goes as
+        MessagePack first. `options`: sample_weight, reduction, gradient, nan_policy, group_by and
+        regularization as the caller got them; `extra`: the loss's parameters, or `losses`."""
+        return (
+            lambda binary: {**self._common(binary, predictions, targets, *options), **extra},
+            self.binary(predictions, targets),
+        )
+
+    def _common(
         self,
         binary: bool,
         predictions: Any,
@@ -374,21 +389,8 @@ class LossClient:
     ) -> LossResult:
         """POST /v1/losses/{name}: one loss, its gradient and aggregates."""
 
-        def document(binary: bool) -> dict[str, Any]:
-            body = self._requests.common(
-                binary,
-                predictions,
-                targets,
-                sample_weight,
-                reduction,
-                gradient,
-                nan_policy,
-                group_by,
-                regularization,
-            )
-            return {**body, **params}
-
-        binary = self._requests.binary(predictions, targets)
+        options = (sample_weight, reduction, gradient, nan_policy, group_by, regularization)
+        document, binary = self._requests.document(predictions, targets, options, params)
         return _result(self._post(f"/v1/losses/{name}", document, binary))
 
     def evaluate_many(
@@ -406,21 +408,10 @@ class LossClient:
     ) -> CompositeResult:
         """POST /v1/evaluate: several losses over one payload and their weighted total."""
 
-        def document(binary: bool) -> dict[str, Any]:
-            body = self._requests.common(
-                binary,
-                predictions,
-                targets,
-                sample_weight,
-                reduction,
-                gradient,
-                nan_policy,
-                group_by,
-                regularization,
-            )
-            return {**body, "losses": [dict(entry) for entry in losses]}
-
-        binary = self._requests.binary(predictions, targets)
+        options = (sample_weight, reduction, gradient, nan_policy, group_by, regularization)
+        document, binary = self._requests.document(
+            predictions, targets, options, {"losses": [dict(entry) for entry in losses]}
+        )
         return _composite(self._post("/v1/evaluate", document, binary))
 
     def score_table(
@@ -512,21 +503,8 @@ class AsyncLossClient:
     ) -> LossResult:
         """POST /v1/losses/{name}: one loss, its gradient and aggregates."""
 
-        def document(binary: bool) -> dict[str, Any]:
-            body = self._requests.common(
-                binary,
-                predictions,
-                targets,
-                sample_weight,
-                reduction,
-                gradient,
-                nan_policy,
-                group_by,
-                regularization,
-            )
-            return {**body, **params}
-
-        binary = self._requests.binary(predictions, targets)
+        options = (sample_weight, reduction, gradient, nan_policy, group_by, regularization)
+        document, binary = self._requests.document(predictions, targets, options, params)
         return _result(await self._post(f"/v1/losses/{name}", document, binary))
 
     async def evaluate_many(
@@ -544,21 +522,10 @@ class AsyncLossClient:
     ) -> CompositeResult:
         """POST /v1/evaluate: several losses over one payload and their weighted total."""
 
-        def document(binary: bool) -> dict[str, Any]:
-            body = self._requests.common(
-                binary,
-                predictions,
-                targets,
-                sample_weight,
-                reduction,
-                gradient,
-                nan_policy,
-                group_by,
-                regularization,
-            )
-            return {**body, "losses": [dict(entry) for entry in losses]}
-
-        binary = self._requests.binary(predictions, targets)
+        options = (sample_weight, reduction, gradient, nan_policy, group_by, regularization)
+        document, binary = self._requests.document(
+            predictions, targets, options, {"losses": [dict(entry) for entry in losses]}
+        )
         return _composite(await self._post("/v1/evaluate", document, binary))
 
     async def score_table(

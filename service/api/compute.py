@@ -42,6 +42,7 @@ from ..wire import (
     ArrayEncoding,
     ArrayInput,
     Codec,
+    Decoding,
     NumberArrays,
     TooManyElementsError,
     check_document,
@@ -113,12 +114,8 @@ def parse_request(raw: RawBody, model: type[Model], settings: Settings) -> Model
         # regularization and its weights.
         objects = 7 + settings.max_evaluate_losses
         check_json_keys(raw.data, objects * settings.max_object_keys)
-    document = raw.codec.decode(
-        raw.data,
-        number_arrays=NUMBER_ARRAYS,
-        max_numbers=settings.max_elements,
-        max_keys=settings.max_object_keys,
-    )
+    decoding = Decoding(NUMBER_ARRAYS, settings.max_elements, settings.max_object_keys)
+    document = raw.codec.decode(raw.data, decoding)
     raw.release()
     raw.checkpoint()
     if raw.codec is ARROW:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -164,17 +164,12 @@ def problem_body(
     )
 
 
-def problem_response(
-    request: Request,
-    status: int,
-    kind: str,
-    detail: str,
-    errors: Iterable[tuple[Loc, str]] = (),
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    """A problem+json response for `request`."""
-    body = problem_body(status, kind, detail, request_id(request.scope), errors)
-    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+def problem_response(request: Request, problem: ProblemException) -> Response:
+    """`problem` as the problem+json response to `request`."""
+    body = problem_body(
+        problem.status, problem.kind, problem.detail, request_id(request.scope), problem.errors
+    )
+    return Response(body, problem.status, problem.headers, PROBLEM_MEDIA_TYPE)
 
 
 def _show(value: Any) -> str:
@@ -267,52 +262,43 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
+def http_problem(request: Request, error: StarletteHTTPException) -> ProblemException:
+    """The framework's own errors (404 no route, 405 wrong method) as problems."""
+    status = error.status_code
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+    detail = error.detail if isinstance(error.detail, str) and error.detail else phrase
+    if status == 404:
+        detail = f"no resource at {request.url.path}; the API lives under /v1 (see /docs)"
+    headers = dict(error.headers or {})
+    if status == 405:
+        allowed = _allowed_methods(request)
+        headers = {key: value for key, value in headers.items() if key.lower() != "allow"}
+        headers["Allow"] = ", ".join(allowed)
+        detail = (
+            f"{request.method} is not allowed on {request.url.path}; allowed: {', '.join(allowed)}"
+        )
+    return ProblemException(status, _STATUS_KINDS.get(status, "http"), detail, headers=headers)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Route every error class the service can meet to a problem response."""
+    converters: dict[type[Exception], Callable[[Request, Any], ProblemException]] = {
+        ProblemException: lambda request, error: error,
+        LossError: lambda request, error: loss_error_problem(error),
+        wire_errors.WireError: lambda request, error: wire_error_problem(error),
+        RequestValidationError: lambda request, error: validation_problem(error.errors()),
+        StarletteHTTPException: http_problem,
+    }
+    for error_class, convert in converters.items():
 
-    async def on_problem(request: Request, error: Exception) -> Response:
-        assert isinstance(error, ProblemException)
-        return problem_response(
-            request, error.status, error.kind, error.detail, error.errors, error.headers
-        )
+        async def handler(
+            request: Request,
+            error: Exception,
+            convert: Callable[[Request, Any], ProblemException] = convert,
+        ) -> Response:
+            return problem_response(request, convert(request, error))
 
-    async def on_loss_error(request: Request, error: Exception) -> Response:
-        assert isinstance(error, LossError)
-        return await on_problem(request, loss_error_problem(error))
-
-    async def on_wire_error(request: Request, error: Exception) -> Response:
-        assert isinstance(error, wire_errors.WireError)
-        return await on_problem(request, wire_error_problem(error))
-
-    async def on_request_validation(request: Request, error: Exception) -> Response:
-        assert isinstance(error, RequestValidationError)
-        return await on_problem(request, validation_problem(error.errors()))
-
-    async def on_http(request: Request, error: Exception) -> Response:
-        assert isinstance(error, StarletteHTTPException)
-        status = error.status_code
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
-        detail = error.detail if isinstance(error.detail, str) and error.detail else phrase
-        if status == 404:
-            detail = f"no resource at {request.url.path}; the API lives under /v1 (see /docs)"
-        headers = dict(error.headers or {})
-        if status == 405:
-            allowed = _allowed_methods(request)
-            headers = {key: value for key, value in headers.items() if key.lower() != "allow"}
-            headers["Allow"] = ", ".join(allowed)
-            detail = (
-                f"{request.method} is not allowed on {request.url.path}; "
-                f"allowed: {', '.join(allowed)}"
-            )
-        return problem_response(
-            request, status, _STATUS_KINDS.get(status, "http"), detail, headers=headers
-        )
-
-    app.add_exception_handler(ProblemException, on_problem)
-    app.add_exception_handler(LossError, on_loss_error)
-    app.add_exception_handler(wire_errors.WireError, on_wire_error)
-    app.add_exception_handler(RequestValidationError, on_request_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
+        app.add_exception_handler(error_class, handler)
 
 
 _DESCRIPTIONS = {

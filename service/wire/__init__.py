@@ -46,7 +46,7 @@ from .errors import (
     UnsupportedMediaTypeError,
     WireError,
 )
-from .fastjson import NumberArrays
+from .fastjson import Decoding, NumberArrays
 from .limits import check_document, check_json_keys, check_loss_count, loc_text, shorten, show
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "ArrowCodec",
     "BodyTooLargeError",
     "Codec",
+    "Decoding",
     "GzipDecoder",
     "JsonCodec",
     "LimitError",

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 from .errors import ArrayFormatError, LimitError, MalformedBodyError, TooManyElementsError
-from .fastjson import NumberArrays
+from .fastjson import PLAIN, Decoding
 
 __all__ = ["ARROW", "ARROW_STREAM", "ArrowCodec", "is_list_type", "is_number_type", "numbers_of"]
 
@@ -138,14 +138,7 @@ class ArrowCodec:
     media_type: str = ARROW_STREAM
     binary: bool = True
 
-    def decode(
-        self,
-        body: bytes | bytearray,
-        *,
-        number_arrays: NumberArrays | None = None,
-        max_numbers: int = 0,
-        max_keys: int = 0,
-    ) -> Any:
+    def decode(self, body: bytes | bytearray, decoding: Decoding = PLAIN) -> Any:
         import pyarrow as pa
 
         try:
@@ -176,6 +169,7 @@ class ArrowCodec:
             * (_width(table.column(name)) if is_list_type(table.column(name).type) else 1)
             for name in table.column_names
         }
+        max_numbers = decoding.max_numbers
         if max_numbers and sum(counts.values()) > max_numbers:
             sizes = ", ".join(f"{name}: {count}" for name, count in counts.items())
             raise TooManyElementsError(

@@ -19,7 +19,7 @@ import orjson
 
 from .arrow import ARROW
 from .errors import LimitError, MalformedBodyError, NumberRangeError, UnsupportedMediaTypeError
-from .fastjson import FAST_JSON_MIN_BYTES, NumberArrays, decode_number_arrays
+from .fastjson import FAST_JSON_MIN_BYTES, PLAIN, Decoding, decode_number_arrays
 from .fastmsgpack import PACKED_FLOAT
 from .fastmsgpack import decode_number_arrays as fast_msgpack
 
@@ -55,23 +55,10 @@ class Codec(Protocol):
         """Typed arrays carry raw bytes (True) or base64 text (False)."""
         ...
 
-    def decode(
-        self,
-        body: bytes | bytearray,
-        *,
-        number_arrays: NumberArrays | None = None,
-        max_numbers: int = 0,
-        max_keys: int = 0,
-    ) -> Any:
-        """The document in `body`; raises MalformedBodyError, or a LimitError or
-        NumberRangeError (422) for a body that is well-formed but past what can be read.
-
-        number_arrays: fields the codec may hand back as float64 numpy arrays when they hold
-        rectangular arrays of numbers (both do so for large bodies: JSON through simdjson,
-        MessagePack where the arrays are plain arrays of float 64); max_numbers: the element
-        limit, above which the codec must not build them; max_keys: keys per object (0: no
-        limit), refused while parsing where the parser can, else by `limits.check_document`.
-        """
+    def decode(self, body: bytes | bytearray, decoding: Decoding = PLAIN) -> Any:
+        """The document in `body`, read as `decoding` says; raises MalformedBodyError, or a
+        LimitError or NumberRangeError (422) for a body that is well-formed but past what can be
+        read."""
         ...
 
     def encode(self, document: Any) -> bytes:
@@ -91,17 +78,11 @@ class JsonCodec:
     media_type: str = "application/json"
     binary: bool = False
 
-    def decode(
-        self,
-        body: bytes | bytearray,
-        *,
-        number_arrays: NumberArrays | None = None,
-        max_numbers: int = 0,
-        max_keys: int = 0,
-    ) -> Any:
+    def decode(self, body: bytes | bytearray, decoding: Decoding = PLAIN) -> Any:
+        number_arrays, max_keys = decoding.number_arrays, decoding.max_keys
         if number_arrays and len(body) >= FAST_JSON_MIN_BYTES:
             document = decode_number_arrays(
-                body, number_arrays, max_numbers=max_numbers, max_keys=max_keys
+                body, number_arrays, max_numbers=decoding.max_numbers, max_keys=max_keys
             )
             if document is not None:
                 return document
@@ -187,14 +168,8 @@ class MsgpackCodec:
     media_type: str = "application/msgpack"
     binary: bool = True
 
-    def decode(
-        self,
-        body: bytes | bytearray,
-        *,
-        number_arrays: NumberArrays | None = None,
-        max_numbers: int = 0,
-        max_keys: int = 0,
-    ) -> Any:
+    def decode(self, body: bytes | bytearray, decoding: Decoding = PLAIN) -> Any:
+        number_arrays, max_keys = decoding.number_arrays, decoding.max_keys
         if number_arrays and len(body) >= FAST_MSGPACK_MIN_BYTES:
             try:
                 document = fast_msgpack(body, number_arrays, max_keys=max_keys)

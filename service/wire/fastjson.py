@@ -32,6 +32,7 @@ body in every worker for good.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,13 +40,33 @@ import simdjson
 
 from .errors import LimitError
 
-__all__ = ["FAST_JSON_MIN_BYTES", "NumberArrays", "decode_number_arrays"]
+__all__ = ["FAST_JSON_MIN_BYTES", "PLAIN", "Decoding", "NumberArrays", "decode_number_arrays"]
 
 # Below this, orjson is as fast and simpler: the proxies cost more than a few Python floats.
 FAST_JSON_MIN_BYTES = 64 * 1024
 
 # The fields to read as arrays of numbers: a name, or a name with the fields inside it.
 NumberArrays = Mapping[str, "NumberArrays | None"]
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a codec reads a request body.
+
+    number_arrays: fields the codec may hand back as float64 numpy arrays when they hold
+    rectangular arrays of numbers (JSON through simdjson and MessagePack's plain arrays of float
+    64, in large bodies); max_numbers: the element limit, above which the codec must not build
+    them (0: none); max_keys: keys per object (0: no limit), refused while parsing where the
+    parser can, else by `limits.check_document`.
+    """
+
+    number_arrays: NumberArrays | None = None
+    max_numbers: int = 0
+    max_keys: int = 0
+
+
+PLAIN = Decoding()
+
 
 _OPEN = ord("[")
 _COMMA = ord(",")

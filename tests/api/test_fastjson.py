@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.losses import Regularization, evaluate
-from service.wire import JSON
+from service.wire import JSON, Decoding
 from service.wire.fastjson import FAST_JSON_MIN_BYTES, NumberArrays, decode_number_arrays
 
 from .support import ApiClient, assert_problem
@@ -202,11 +202,11 @@ def test_large_json_bodies_take_the_fast_path_and_small_ones_do_not() -> None:
         {"predictions": values, "targets": values[::-1].copy()}, option=orjson.OPT_SERIALIZE_NUMPY
     )
     assert len(large) >= FAST_JSON_MIN_BYTES
-    document = JSON.decode(large, number_arrays=FIELDS, max_numbers=LIMIT)
+    document = JSON.decode(large, Decoding(FIELDS, LIMIT))
     assert isinstance(document["predictions"], np.ndarray)
     np.testing.assert_array_equal(document["predictions"], values)
     small = orjson.dumps({"predictions": [1.0, 2.0], "targets": [1.0, 2.0]})
-    assert JSON.decode(small, number_arrays=FIELDS, max_numbers=LIMIT)["predictions"] == [1, 2]
+    assert JSON.decode(small, Decoding(FIELDS, LIMIT))["predictions"] == [1, 2]
     # Without the fields, JSON is decoded as it always was.
     assert isinstance(JSON.decode(large)["predictions"], list)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from service.api.compute import NUMBER_ARRAYS
-from service.wire import MSGPACK
+from service.wire import MSGPACK, Decoding
 from service.wire.fastmsgpack import decode_number_arrays
 
 RNG = np.random.default_rng(7)
@@ -64,11 +64,11 @@ def test_what_it_cannot_read_goes_to_msgpack(body: bytes) -> None:
 def test_a_truncated_body_is_explained_by_msgpack() -> None:
     body = msgpack.packb({"predictions": ONE_D.tolist(), "targets": ONE_D.tolist()})
     with pytest.raises(ValueError, match="not valid MessagePack"):
-        MSGPACK.decode(body[: len(body) // 2], number_arrays=NUMBER_ARRAYS)
+        MSGPACK.decode(body[: len(body) // 2], Decoding(NUMBER_ARRAYS))
 
 
 def test_the_codec_takes_the_fast_path_for_large_bodies() -> None:
     body = msgpack.packb({"predictions": ONE_D.tolist(), "targets": ONE_D.tolist()})
-    document = MSGPACK.decode(body, number_arrays=NUMBER_ARRAYS)
+    document = MSGPACK.decode(body, Decoding(NUMBER_ARRAYS))
     assert isinstance(document["predictions"], np.ndarray)
     np.testing.assert_array_equal(document["targets"], ONE_D)
