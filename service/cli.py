@@ -83,11 +83,12 @@ def _serve(args: argparse.Namespace) -> int:
     cap_malloc_arenas()
     with metrics_directory(workers):
         import uvicorn
+        from uvicorn.config import STARTUP_FAILURE
 
         from .logs import logging_config
-        from .server import BoundedHttpToolsProtocol
+        from .server import BoundedHttpToolsProtocol, Supervisor
 
-        uvicorn.run(
+        config = uvicorn.Config(
             # An import string and a factory: each worker process builds its own app from the
             # environment's settings.
             "service.api:create_app",
@@ -96,7 +97,6 @@ def _serve(args: argparse.Namespace) -> int:
             http=BoundedHttpToolsProtocol,
             host=args.host or settings.host,
             port=args.port if args.port is not None else settings.port,
-            # Above 1, uvicorn's supervisor runs the workers and replaces any that dies.
             workers=workers,
             # After SIGTERM: stop accepting, give the requests in flight this long, then exit.
             timeout_graceful_shutdown=settings.shutdown_timeout,
@@ -107,6 +107,15 @@ def _serve(args: argparse.Namespace) -> int:
             proxy_headers=False,
             server_header=False,
         )
+        if workers > 1:
+            # As uvicorn.run runs workers, with a supervisor that stops listening at the
+            # shutdown (service/server.py); it replaces any worker that dies.
+            Supervisor(config, sockets=[config.bind_socket()]).run()
+            return 0
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            return STARTUP_FAILURE
     return 0
 
 

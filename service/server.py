@@ -1,5 +1,5 @@
-"""The HTTP protocol `loss-service serve` runs under uvicorn: httptools, with request headers
-bounded in size and in time.
+"""What `loss-service serve` runs under uvicorn: httptools with request headers bounded in size
+and in time, and a supervisor for `--workers N` that stops listening when the shutdown begins.
 
 uvicorn reads a request line and headers with no bound on their size and no deadline (its
 keep-alive timeout runs only between a response and the next request): served without a proxy,
@@ -18,11 +18,12 @@ import functools
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from .api.problems import PROBLEM_MEDIA_TYPE, problem_body
 from .config import Settings
 
-__all__ = ["BoundedHttpToolsProtocol"]
+__all__ = ["BoundedHttpToolsProtocol", "Supervisor"]
 
 
 @functools.cache
@@ -116,3 +117,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.write(_refusal(status, "limit" if status == 431 else "timeout", detail))
         self.transport.close()
         self._stop_clock()
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor of `serve --workers N`, which stops listening when the shutdown
+    begins.
+
+    The workers accept connections on the supervisor's listening socket, which they inherit.
+    uvicorn's supervisor keeps its own copy open until every worker has exited, so after
+    SIGTERM, once the workers had stopped accepting, the kernel still completed new connections
+    into a queue that nobody read: their clients waited with their requests sent until the last
+    request in flight was done. Closed here before the workers are told to stop, the socket ends
+    with the workers' copies, and a new connection is refused.
+    """
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()

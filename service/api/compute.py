@@ -339,9 +339,9 @@ def _check_work(arrays: Arrays, losses: int, limit: int) -> None:
 
 
 # Bodies up to this size are computed on the event loop: decoding and scoring a few hundred
-# values holds the loop for ~0.3 ms at most, about what the framework itself spends on a
-# request and less than the threadpool's hand-over costs (bench/README.md). Anything larger goes
-# to the threadpool so that CPU work never holds the loop for long.
+# values holds the loop about as long as the framework itself spends on a request, and less
+# than the threadpool's hand-over costs (bench/README.md). Anything larger goes to the
+# threadpool so that CPU work never holds the loop for long.
 INLINE_BODY_BYTES = 16 * 1024
 
 

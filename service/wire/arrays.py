@@ -170,8 +170,7 @@ def _explain_list(value: Any, name: str, error: Exception) -> str:
 
 
 def _element_types(value: Any, ndim: int) -> set[type]:
-    """The types of the elements of a nested list `ndim` deep: one C-level pass (~15 ns an
-    element)."""
+    """The types of the elements of a nested list `ndim` deep, in one C-level pass."""
     items: Iterable[Any] = value
     for _ in range(ndim - 1):
         items = itertools.chain.from_iterable(items)

@@ -2,9 +2,8 @@
 
 orjson turns a list of a million numbers into a million Python floats (24 bytes each, plus an
 8-byte list slot) that `np.asarray` then reads back; simdjson parses the text into its tape and
-`Array.as_buffer` copies the numbers out as doubles, so no Python float is ever made. Measured
-on 2 x 1e6 float64 (39 MB of JSON): ~55 ms against ~150 ms for orjson + `np.asarray`, and about
-half the memory.
+`Array.as_buffer` copies the numbers out as doubles, so no Python float is ever made: faster
+than orjson + `np.asarray` on large bodies, in about half the memory (bench/README.md).
 
 `decode_number_arrays` is an optimisation only: it returns the document orjson would have made,
 except that the named fields that hold rectangular arrays of numbers, 1 or 2 deep, are float64
@@ -79,8 +78,8 @@ _OTHER = object()  # a field that is not one of the number arrays
 
 
 def _count_brackets_and_commas(body: bytes | bytearray) -> tuple[int, int]:
-    """The "[" and "," bytes of the body, counted a step at a time with numpy (~5 ms for 39 MB,
-    with no body-sized temporary)."""
+    """The "[" and "," bytes of the body, counted a step at a time with numpy, with no
+    body-sized temporary."""
     view = np.frombuffer(body, dtype=np.uint8)
     scratch = np.empty(min(_SCAN_STEP, len(view)), dtype=np.bool_)
     brackets = commas = 0

@@ -93,7 +93,12 @@ def test_serve_hands_the_timeouts_to_uvicorn(monkeypatch: pytest.MonkeyPatch) ->
     from service.cli import main
 
     captured: dict[str, object] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: captured.update(options))
+
+    def run(server: uvicorn.Server, sockets: object = None) -> None:
+        captured.update(vars(server.config))
+        server.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     monkeypatch.setenv("LOSS_SERVICE_KEEP_ALIVE_TIMEOUT", "90")
     monkeypatch.setenv("LOSS_SERVICE_SHUTDOWN_TIMEOUT", "7")
     previous = signal.getsignal(signal.SIGTERM)

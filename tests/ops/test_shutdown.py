@@ -37,8 +37,27 @@ def refuses_connections(port: int) -> bool:
     return False
 
 
-def test_sigterm_finishes_the_requests_in_flight_then_exits_0(tmp_path: Path) -> None:
-    with live_server(tmp_path, shutdown_timeout="20") as server:
+def new_connection(port: int) -> str:
+    """What a client opening a connection now gets: refused, reset, or an answer's status
+    line; "hangs" when the request sent on it is neither answered nor refused within 3 s."""
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=3)
+    except OSError:
+        return "refused"
+    with sock:
+        try:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = sock.recv(64)
+        except TimeoutError:
+            return "hangs"
+        except OSError:
+            return "reset"
+    return answer.split(b"\r\n", 1)[0].decode() if answer else "closed"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_finishes_the_requests_in_flight_then_exits_0(tmp_path: Path, workers: int) -> None:
+    with live_server(tmp_path, workers=workers, shutdown_timeout="20") as server:
         bodies = [big_body(200_000, offset) for offset in (0.5, 1.0, 1.5, 2.0)]
         # Each request has its headers and half its body on the server: in flight, unfinished.
         held = [
@@ -53,12 +72,19 @@ def test_sigterm_finishes_the_requests_in_flight_then_exits_0(tmp_path: Path) ->
             )
             server.process.send_signal(signal.SIGTERM)
             wait_until(lambda: refuses_connections(server.port), 5, "new connections refused")
+            # While the requests in flight finish, a new client is turned away, never left
+            # waiting on a connection that nobody will answer.
+            probes = [new_connection(server.port) for _ in range(5)]
+            assert "hangs" not in probes, probes
             assert server.process.poll() is None, "exited with requests in flight"
             answers = [request.finish() for request in held]
+            answered = time.monotonic()
         finally:
             for request in held:
                 request.close()
         assert server.process.wait(timeout=10) == 0
+        # The stop follows the last answer, not the 20 s bound.
+        assert time.monotonic() - answered < 5
     for (status, document), offset in zip(answers, (0.5, 1.0, 1.5, 2.0), strict=True):
         assert status == 200
         assert document["value"] == pytest.approx(offset**2)
