@@ -1,19 +1,20 @@
-"""Dependencies: settings, the API key check and the raw request body.
+"""The routes' dependencies (the settings, the API key check) and the raw request body.
 
 `raw_body` is the only async step of a compute request: it reads the body off the socket under
 the byte limit (and gunzips it), doing no parsing. Everything CPU-bound (JSON decoding, numpy,
-the loss itself, encoding) happens afterwards in the route's plain `def`, in the threadpool.
+the loss itself, encoding) happens afterwards, through `compute.run_compute`. The compute routes
+call it once they know the loss, so that an unknown name costs no upload.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
 
-import anyio
 from fastapi import Depends, Request
 from starlette.requests import ClientDisconnect
 
@@ -102,7 +103,7 @@ async def raw_body(request: Request, settings: SettingsDep) -> RawBody:
     try:
         # A deadline for the whole body, whatever server runs the app: a client trickling a
         # declared 10 MB at 1 KB/s does not hold a connection and its buffer for hours.
-        with anyio.fail_after(settings.body_timeout):
+        async with asyncio.timeout(settings.body_timeout):
             data = await read_body(
                 request.stream(),
                 limit=settings.max_body_bytes,
@@ -124,6 +125,3 @@ async def raw_body(request: Request, settings: SettingsDep) -> RawBody:
     return RawBody(
         data, codec, codec_for_accept(headers.get("accept")), query=dict(request.query_params)
     )
-
-
-RawBodyDep = Annotated[RawBody, Depends(raw_body)]

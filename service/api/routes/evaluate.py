@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from ..compute import compute_evaluate, run_compute
-from ..deps import RawBodyDep, SettingsDep, require_api_key
+from ..deps import SettingsDep, raw_body, require_api_key
 from ..problems import problem_responses
 from ..schemas import EvaluateRequest, EvaluateResponse
 from .losses import request_body
@@ -26,10 +26,10 @@ router = APIRouter(prefix="/v1", tags=["evaluate"], dependencies=[Depends(requir
     responses=problem_responses(400, 401, 408, 413, 415, 422, 500),
     openapi_extra=request_body(EvaluateRequest, EvaluateRequest.example),
 )
-async def evaluate(request: Request, raw: RawBodyDep, settings: SettingsDep) -> Response:
+async def evaluate(request: Request, settings: SettingsDep) -> Response:
     """Several losses over one payload, e.g. 0.7 bce + 0.3 dice: one result per loss, and
     `total`, the weighted sum of their values and gradients: a composite objective with its
     gradient, with no code sent to the server. Aliases are accepted as names."""
-    return await run_compute(
-        request, raw, functools.partial(compute_evaluate, request, raw, settings)
-    )
+    raw = await raw_body(request, settings)
+    work = functools.partial(compute_evaluate, request, raw, settings)
+    return await run_compute(request, raw, work)

@@ -19,9 +19,10 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from ...catalogue import catalogue, catalogue_entry
+from ...config import Settings
 from ...losses import LOSSES, LossSpec, get_loss
 from ..compute import compute_loss, run_compute
-from ..deps import RawBodyDep, SettingsDep, require_api_key
+from ..deps import SettingsDep, raw_body, require_api_key
 from ..problems import problem_responses
 from ..schemas import REQUEST_MODELS, CommonRequest, LossCatalogue, LossEntry, LossResponse
 
@@ -103,8 +104,8 @@ def _description(spec: LossSpec) -> str:
 
 
 def _endpoint(spec: LossSpec) -> Callable[..., Awaitable[Response]]:
-    async def endpoint(request: Request, raw: RawBodyDep, settings: SettingsDep) -> Response:
-        return await _compute(request, spec, raw, settings)
+    async def endpoint(request: Request, settings: SettingsDep) -> Response:
+        return await _compute(request, spec, settings)
 
     endpoint.__name__ = spec.name
     endpoint.__doc__ = spec.summary
@@ -146,11 +147,6 @@ for _spec in LOSSES.values():
     )
 
 
-async def _resolve(name: str) -> LossSpec:
-    """Resolve the path's loss before the body is read: an unknown name costs no upload."""
-    return get_loss(name)
-
-
 def _any_request_body() -> dict[str, Any]:
     body = request_body(REQUEST_MODELS["huber"], dict(LOSSES["huber"].example))
     content = body["requestBody"]["content"][JSON]
@@ -173,21 +169,15 @@ def _any_request_body() -> dict[str, Any]:
     responses=COMPUTE_ERRORS,
     openapi_extra=_any_request_body(),
 )
-async def compute_by_name(
-    request: Request,
-    spec: Annotated[LossSpec, Depends(_resolve)],
-    raw: RawBodyDep,
-    settings: SettingsDep,
-) -> Response:
+async def compute_by_name(request: Request, name: NameParam, settings: SettingsDep) -> Response:
     """Compute the loss named in the path, by its name or any alias (mse, MSE, l2): the request
     is that loss's own, as its operation documents it. An unknown name is a 404 before the body
     is read."""
-    return await _compute(request, spec, raw, settings)
+    return await _compute(request, get_loss(name), settings)
 
 
-async def _compute(
-    request: Request, spec: LossSpec, raw: RawBodyDep, settings: SettingsDep
-) -> Response:
+async def _compute(request: Request, spec: LossSpec, settings: Settings) -> Response:
     request.state.loss = spec.name
+    raw = await raw_body(request, settings)
     work = functools.partial(compute_loss, request, spec.name, raw, settings)
     return await run_compute(request, raw, work)
