@@ -1,9 +1,9 @@
 """Logging: one JSON object per line (or plain text for a terminal), written off the request path.
 
 `logging_config` is the dictConfig `serve` hands to uvicorn, so that every worker process logs the
-same way: the service's loggers and uvicorn's share one `QueueHandler`, which formats a record
-and puts the line on a queue, and the standard library's `QueueListener` thread writes the lines
-to stderr. A request line is `logger.info(..., extra=...)`; what it holds is decided in
+same way: the service's loggers and uvicorn's share one `QueueHandler`, which puts each record
+on a queue, and the standard library's `QueueListener` thread formats and writes the lines to
+stderr. A request line is `logger.info(..., extra=...)`; what it holds is decided in
 `middleware` (never a header value or a body, so API keys and payloads stay out of the logs).
 
 A worker process of `serve --workers N` ends without atexit, so the app calls `stop_listeners`
@@ -91,9 +91,11 @@ _handlers: list[QueueHandler] = []
 class QueueHandler(logging.handlers.QueueHandler):
     """The standard library's QueueHandler with its QueueListener, writing to `stream`.
 
-    The handler formats each record on the caller's thread (`prepare`) and queues the line; the
-    listener's thread writes it. Once `stop` has run (the app shutting down, or the process
-    exiting) records are written by the caller, so that the server's last lines are not lost.
+    The caller only queues the record; the listener's thread formats it (with this handler's
+    formatter) and writes the line. The queue never leaves the process, so `prepare` passes the
+    record on as it is instead of formatting and copying it as a record bound for another
+    process must be. Once `stop` has run (the app shutting down, or the process exiting)
+    records are written by the caller, so that the server's last lines are not lost.
     """
 
     def __init__(self, stream: TextIO | None = None) -> None:
@@ -105,6 +107,13 @@ class QueueHandler(logging.handlers.QueueHandler):
         self._lock = threading.Lock()
         self.listener.start()
         _handlers.append(self)
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:
+        super().setFormatter(fmt)
+        self.target.setFormatter(fmt)
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
 
     def enqueue(self, record: logging.LogRecord) -> None:
         if self.listener is None:

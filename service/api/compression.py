@@ -11,6 +11,7 @@ matters to caches, and the API's responses to POST are not cacheable.
 
 from __future__ import annotations
 
+from starlette.datastructures import Headers
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -30,17 +31,7 @@ class GzipResponses(GZipMiddleware):
         self.inner = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and accepts_gzip(_accept_encoding(scope)):
+        if scope["type"] == "http" and accepts_gzip(Headers(scope=scope).get("accept-encoding")):
             await super().__call__(scope, receive, send)
         else:
             await self.inner(scope, receive, send)
-
-
-def _accept_encoding(scope: Scope) -> str | None:
-    """The request's Accept-Encoding (the first, as `Headers.get` gives it), read off the raw
-    header list: every request passes here, and most have none."""
-    for name, value in scope["headers"]:
-        if name == b"accept-encoding":
-            decoded: str = value.decode("latin-1")
-            return decoded
-    return None

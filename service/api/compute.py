@@ -1,12 +1,9 @@
 """The compute path of a request: document -> small fields + numpy arrays -> core -> bytes.
 
-The body is decoded once by the codec (orjson or msgpack) and its bytes are freed; pydantic
-validates the small fields against the loss's own model (array fields are skipped, see `schemas`);
-the wire layer counts every array's elements against max_elements and only then builds the numpy
-arrays (`np.asarray` on lists, `np.frombuffer` views on typed arrays' bytes), after which the
-decoded lists are dropped before the core computes; the response document holds numpy arrays that
-the codec writes directly, or typed arrays. Large responses are gzip-compressed by the app's
-middleware when accepted.
+The body is decoded once and its bytes freed; pydantic validates the small fields against the
+loss's own model (array fields are skipped, see `schemas`); the wire layer counts every array's
+elements against the limits before it builds the numpy arrays, and the decoded lists are dropped
+before the core computes; the response holds numpy arrays that the codec writes directly.
 """
 
 from __future__ import annotations

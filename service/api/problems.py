@@ -8,7 +8,6 @@ Every error the service answers, its own and the framework's, leaves through `pr
 from __future__ import annotations
 
 import difflib
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -100,7 +99,6 @@ _STATUS_KINDS = {
     503: "unavailable",
 }
 
-logger = logging.getLogger("service.api")
 
 # Errors a 422 lists one by one; past these the detail only counts them.
 MAX_LISTED_ERRORS = 20
@@ -172,15 +170,6 @@ def problem_response(request: Request, problem: ProblemException) -> Response:
     return Response(body, problem.status, problem.headers, PROBLEM_MEDIA_TYPE)
 
 
-def _show(value: Any) -> str:
-    return show(value, 60)
-
-
-def _loc_text(loc: Loc) -> str:
-    """("losses", 0, "delta") -> "losses[0].delta"; "body" for the body itself."""
-    return loc_text(loc) or "body"
-
-
 def validation_problem(
     errors: Sequence[Mapping[str, Any]],
     *,
@@ -208,9 +197,12 @@ def validation_problem(
             hint = f"; did you mean {close[0]!r}?" if close else ""
             message = f"is not a field of this request{hint}"
         else:
-            message = f"= {_show(error.get('input'))}: {error['msg']}"
+            message = f"= {show(error.get('input'), 60)}: {error['msg']}"
         items.append((loc, message))
-    shown = [f"{_loc_text(loc[1:] if loc[:1] == ('body',) else loc)} {msg}" for loc, msg in items]
+    shown = [
+        f"{loc_text(loc[1:] if loc[:1] == ('body',) else loc) or 'body'} {msg}"
+        for loc, msg in items
+    ]
     more = len(errors) - 3
     detail = "; ".join(shown[:3]) + (f"; and {more} more" if more > 0 else "")
     return ProblemException(422, "validation", detail, errors=items)

@@ -18,9 +18,7 @@ from ..losses import LOSSES, LossSpec, Param
 
 __all__ = [
     "REQUEST_MODELS",
-    "TERM_MODELS",
     "ArrayEncoding",
-    "ArrayField",
     "CommonRequest",
     "EvaluateRequest",
     "EvaluateResponse",
@@ -29,13 +27,7 @@ __all__ = [
     "LossCatalogue",
     "LossEntry",
     "LossResponse",
-    "LossTerm",
-    "NanPolicy",
-    "ParameterEntry",
-    "Regularization",
     "TypedArray",
-    "WeightedLossResponse",
-    "camel",
 ]
 
 Reduction = Literal["mean", "sum", "none"]

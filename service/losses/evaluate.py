@@ -222,6 +222,7 @@ def _check_options(spec: LossSpec, reduction: str, nan_policy: str) -> None:
         )
 
 
+@_quiet
 def _prepare(
     spec: LossSpec,
     predictions: Any,
@@ -343,9 +344,9 @@ def _group_keys(group_by: Any, samples: int) -> npt.NDArray[Any]:
 def _surely_finite(array: npt.NDArray[Any]) -> bool:
     """True when every element is finite, checked by one reduction with no temporary array: a NaN
     or an infinity makes the sum NaN or infinite. False may also mean that finite values
-    overflowed it; the caller then makes the exact, element by element check."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return math.isfinite(np.add.reduce(array, axis=None))
+    overflowed it; the caller then makes the exact, element by element check. Called under
+    `_quiet`, so that such an overflow warns nobody."""
+    return math.isfinite(np.add.reduce(array, axis=None))
 
 
 def nan_samples(
