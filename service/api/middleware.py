@@ -1,16 +1,14 @@
-"""The request context: X-Request-ID in and out, one log line and the metrics per request, and
-the last line of defence that turns an unexpected exception into a generic 500 problem (logged,
-never shown).
+"""The request context, a pure ASGI middleware: X-Request-ID in and out, one log line and the
+metrics per request, and a generic 500 problem for an unexpected exception (logged, never shown).
 
-A pure ASGI middleware (no per-request task or body buffering, unlike BaseHTTPMiddleware). The
-log line holds the method, the path, the status, the duration, the body bytes in and out, the
-request id and the loss (which the compute routes put on `request.state`): never a header value
-(API keys) or a body (payloads).
+The log line holds the method, path, status, duration, body bytes in and out, request id and
+loss (which the compute routes put on `request.state`): never a header value or a body.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -50,11 +48,8 @@ def route_label(scope: Scope) -> str:
     if not isinstance(path, str):
         return UNMATCHED_ROUTE
     if path.startswith(LOSS_ROUTE):
-        try:
-            name = get_loss(scope["path_params"]["name"]).name
-        except LossError:
-            return path
-        return path.replace("{name}", name)
+        with contextlib.suppress(LossError):
+            return path.replace("{name}", get_loss(scope["path_params"]["name"]).name)
     return path
 
 
