@@ -1,17 +1,22 @@
 """Logging: one JSON object per line (or plain text for a terminal), written off the request path.
 
 `logging_config` is the dictConfig `serve` hands to uvicorn, so that every worker process logs the
-same way: the service's loggers and uvicorn's share one `QueueHandler`, which puts each record
-on a queue, and the standard library's `QueueListener` thread formats and writes the lines to
+same way, with the standard library's handlers: the service's loggers and uvicorn's share one
+`MemoryHandler`, which keeps up to BATCH_RECORDS records (a warning at once) and hands them
+together to a `QueueHandler`, whose `QueueListener` thread formats and writes the lines to
 stderr. A request line is `logger.info(..., extra=...)`; what it holds is decided in
-`middleware` (never a header value or a body, so API keys and payloads stay out of the logs).
+`service.api.middleware` (never a header value or a body, so keys and payloads stay out).
 
-A worker process of `serve --workers N` ends without atexit, so the app calls `stop_listeners`
-when it shuts down: the lines queued are written, and every later line is written at once.
+One record at a time through the queue woke the listener's thread for every request, and that
+cost a small request more than the rest of its logging (bench/README.md); in batches it wakes
+once for many. The app hands the batch on at least every BATCH_SECONDS (`write_batches_every`),
+and, since a worker process of `serve --workers N` ends without atexit, calls `stop_listeners`
+when it shuts down: the lines kept are written, and every later line at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import logging.handlers
@@ -24,7 +29,19 @@ import orjson
 
 from .config import Settings
 
-__all__ = ["JsonFormatter", "QueueHandler", "TextFormatter", "logging_config", "stop_listeners"]
+__all__ = [
+    "JsonFormatter",
+    "QueueHandler",
+    "TextFormatter",
+    "logging_config",
+    "stop_listeners",
+    "write_batches",
+    "write_batches_every",
+]
+
+# Records kept before they are handed to the queue at the latest, and seconds between hand-overs.
+BATCH_RECORDS = 64
+BATCH_SECONDS = 1.0
 
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -133,8 +150,38 @@ class QueueHandler(logging.handlers.QueueHandler):
         super().close()
 
 
+def _batches() -> list[logging.handlers.MemoryHandler]:
+    """The MemoryHandlers in front of this module's QueueHandlers, on any logger."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    found: dict[int, logging.handlers.MemoryHandler] = {}
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, logging.handlers.MemoryHandler) and isinstance(
+                handler.target, QueueHandler
+            ):
+                found[id(handler)] = handler
+    return list(found.values())
+
+
+def write_batches() -> None:
+    """Hand the records kept in batches to the queue, to be written."""
+    for batch in _batches():
+        batch.flush()
+
+
+async def write_batches_every(seconds: float = BATCH_SECONDS) -> None:
+    """Until cancelled: hand the batches on every `seconds`, so that no line waits longer, however
+    few requests come."""
+    while True:
+        await asyncio.sleep(seconds)
+        write_batches()
+
+
 def stop_listeners() -> None:
-    """Write out every line queued, in this process, and write later ones at once."""
+    """Write out every line kept or queued in this process, and every later line at once."""
+    for batch in _batches():
+        batch.capacity = 1  # from now on, each record is handed on as it comes
+        batch.flush()
     for handler in list(_handlers):
         handler.stop()
 
@@ -151,11 +198,17 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"default": {"()": f"service.logs.{formatter}"}},
         "handlers": {
-            "default": {
+            "queue": {
                 "()": "service.logs.QueueHandler",
                 "formatter": "default",
                 "stream": "ext://sys.stderr",
-            }
+            },
+            "default": {
+                "class": "logging.handlers.MemoryHandler",
+                "capacity": BATCH_RECORDS,
+                "flushLevel": logging.WARNING,
+                "target": "queue",
+            },
         },
         "loggers": {
             "service": {"handlers": ["default"], "level": level, "propagate": False},

@@ -4,6 +4,7 @@ app shuts down."""
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import multiprocessing
 import os
@@ -21,7 +22,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
-from ..logs import stop_listeners
+from ..logs import stop_listeners, write_batches_every
 from .compression import GzipResponses
 from .metrics import Metrics
 from .middleware import RequestContextMiddleware
@@ -99,9 +100,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.worker_started()
         restore_sigterm = not_ready_on_sigterm(app)
         app.state.ready = True
+        writer = asyncio.create_task(write_batches_every())
         try:
             yield
         finally:
+            writer.cancel()
             app.state.ready = False
             restore_sigterm()
             metrics.worker_stopped()

@@ -1,21 +1,32 @@
-"""Log lines written off the request path: formatted by the standard library's QueueHandler and
-written by its QueueListener's thread; the same characters as a StreamHandler writes; nothing lost
-or split across threads; written at once after a stop; and with the real server, a line out at
-once and every access line of a stopped server in its log, with one worker and with two."""
+"""Log lines written off the request path with the standard library's handlers: kept in batches
+(MemoryHandler), formatted and written by a QueueListener's thread; the same characters as a
+StreamHandler writes; nothing lost or split across threads; written at once after a stop; and
+with the real server, a line out within the batch interval and every access line of a stopped
+server in its log, with one worker and with two."""
 
 from __future__ import annotations
 
 import io
 import logging
 import logging.config
+import logging.handlers
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from service.config import Settings
-from service.logs import JsonFormatter, QueueHandler, TextFormatter, logging_config
+from service.logs import (
+    BATCH_RECORDS,
+    JsonFormatter,
+    QueueHandler,
+    TextFormatter,
+    logging_config,
+    stop_listeners,
+    write_batches,
+)
 
 from .live import LiveServer, live_server, wait_until
 
@@ -119,19 +130,65 @@ def test_threads_lose_no_line_and_split_none(handler: tuple[QueueHandler, Writes
     assert all(line.startswith("{") and line.endswith("}") for line in lines)
 
 
-def test_the_dictconfig_installs_one_queue_for_the_service_and_uvicorn() -> None:
+@pytest.fixture
+def configured() -> Iterator[tuple[logging.handlers.MemoryHandler, Writes]]:
+    """The service's logging configuration, writing to a `Writes` stream; put back after."""
     saved = {name: logging.getLogger(name).handlers[:] for name in ("service", "uvicorn")}
-    try:
-        logging.config.dictConfig(logging_config(Settings(log_format="text")))
-        service = logging.getLogger("service").handlers
-        assert len(service) == 1
-        assert isinstance(service[0], QueueHandler)
-        assert logging.getLogger("uvicorn").handlers == service
-        assert isinstance(service[0].formatter, TextFormatter)
-        service[0].close()
-    finally:
-        for name, handlers in saved.items():
-            logging.getLogger(name).handlers = handlers
+    stream = Writes()
+    config = logging_config(Settings(log_format="json"))
+    config["handlers"]["queue"]["stream"] = stream
+    logging.config.dictConfig(config)
+    batch = logging.getLogger("service").handlers[0]
+    assert isinstance(batch, logging.handlers.MemoryHandler)
+    yield batch, stream
+    assert isinstance(batch.target, QueueHandler)
+    batch.target.close()
+    for name, handlers in saved.items():
+        logging.getLogger(name).handlers = handlers
+
+
+def test_the_service_and_uvicorn_log_through_one_batch_and_one_queue(
+    configured: tuple[logging.handlers.MemoryHandler, Writes],
+) -> None:
+    batch, _ = configured
+    assert batch in logging.getLogger("uvicorn").handlers
+    assert isinstance(batch.target, QueueHandler)
+    assert isinstance(batch.target.formatter, JsonFormatter)
+
+
+def test_lines_are_kept_until_a_batch_is_full_a_warning_comes_or_the_timer_writes(
+    configured: tuple[logging.handlers.MemoryHandler, Writes],
+) -> None:
+    _, stream = configured
+    access = logging.getLogger("service.access")
+    for index in range(BATCH_RECORDS - 1):
+        access.info("line %d", index)
+    time.sleep(0.2)
+    assert stream.getvalue() == "", "written before the batch was full"
+    access.info("the last of the batch")
+    wait_until(lambda: stream.getvalue().count("\n") == BATCH_RECORDS, SLACK, "a full batch")
+    access.info("kept")
+    logging.getLogger("service.error").warning("at once")
+    wait_until(lambda: "at once" in stream.getvalue(), SLACK, "a warning at once")
+    assert stream.getvalue().index("kept") < stream.getvalue().index("at once")
+    access.info("waits for the timer")
+    time.sleep(0.2)
+    assert "waits for the timer" not in stream.getvalue()
+    write_batches()  # what the app's timer calls every BATCH_SECONDS
+    wait_until(lambda: "waits for the timer" in stream.getvalue(), SLACK, "the timer's batch")
+
+
+def test_after_the_stop_every_line_is_written_at_once(
+    configured: tuple[logging.handlers.MemoryHandler, Writes],
+) -> None:
+    _, stream = configured
+    access = logging.getLogger("service.access")
+    access.info("kept before the stop")
+    stop_listeners()
+    assert "kept before the stop" in stream.getvalue()
+    access.info("after the stop")
+    assert "after the stop" in stream.getvalue()
+    assert stream.threads[-1] is threading.current_thread()
 
 
 # The live server: a line out at once, and a SIGTERM stop loses no line.
