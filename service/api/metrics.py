@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -156,6 +157,17 @@ class Metrics:
         if self.directory is None:
             # CPU, memory and file descriptors of this process; not defined across processes.
             ProcessCollector(registry=registry)
+        # The labelled series, kept once looked up, as prometheus-client suggests for hot paths:
+        # `labels()` takes a lock and builds a tuple at every call. Every label is bounded (see
+        # the module docstring), so are these.
+        self._series: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._series.get(key)
+        if child is None:
+            child = self._series[key] = metric.labels(*labels)
+        return child
 
     def observe(
         self,
@@ -168,17 +180,18 @@ class Metrics:
     ) -> None:
         """Count one finished request."""
         method = method if method in METHODS else "other"
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route, str(status)).observe(seconds)
+        code = str(status)
+        self._child(self.requests, method, route, code).inc()
+        self._child(self.latency, method, route, code).observe(seconds)
         if method in BODY_METHODS:
-            self.body_bytes.labels(route).observe(bytes_in)
-        self.response_bytes.labels(route).observe(bytes_out)
+            self._child(self.body_bytes, route).observe(bytes_in)
+        self._child(self.response_bytes, route).observe(bytes_out)
 
     def count_scored(self, losses: Sequence[str], elements: int) -> None:
         """Count each of `losses` as computed once over `elements` prediction elements."""
         for loss in losses:
-            self.losses.labels(loss).inc()
-            self.elements.labels(loss).inc(elements)
+            self._child(self.losses, loss).inc()
+            self._child(self.elements, loss).inc(elements)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus's text format: this process's, or every worker's."""

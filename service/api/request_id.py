@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
-from starlette.datastructures import Headers
 from starlette.types import Scope
 
 __all__ = ["REQUEST_ID_HEADER", "request_id"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_HEADER_KEY = REQUEST_ID_HEADER.lower().encode()
 # A client's id is kept if it is short and plain: it goes into logs and headers verbatim.
 _VALID_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 
@@ -21,8 +21,10 @@ def request_id(scope: Scope) -> str:
     found = state.get("request_id")
     if isinstance(found, str):
         return found
-    incoming = Headers(scope=scope).get(REQUEST_ID_HEADER)
-    valid = incoming is not None and _VALID_ID.fullmatch(incoming)
-    made: str = incoming if valid and incoming is not None else uuid.uuid4().hex
+    # The first X-Request-ID, as Headers.get finds it; the scope's list is read as it is, since
+    # every request passes here.
+    incoming = next((value for key, value in scope["headers"] if key == _HEADER_KEY), b"")
+    text = incoming.decode("latin-1")
+    made = text if _VALID_ID.fullmatch(text) else os.urandom(16).hex()
     state["request_id"] = made
     return made
