@@ -269,10 +269,7 @@ def _options(request: CommonRequest, arrays: Arrays) -> dict[str, Any]:
     }
 
 
-@functools.cache
-def _param_fields(model: type[CommonRequest]) -> tuple[str, ...]:
-    """The loss's own parameters: the fields `model` adds to the common ones."""
-    return tuple(field for field in model.model_fields if field not in CommonRequest.model_fields)
+_COMMON_FIELDS = frozenset(CommonRequest.model_fields)
 
 
 def compute_loss(request: Request, name: str, raw: RawBody, settings: Settings) -> Response:
@@ -282,7 +279,7 @@ def compute_loss(request: Request, name: str, raw: RawBody, settings: Settings) 
     arrays = read_arrays(parsed, settings)
     _check_work(arrays, 1, settings.max_scored_elements)
     options = _options(parsed, arrays)
-    params = {field: getattr(parsed, field) for field in _param_fields(model)}
+    params = {field: getattr(parsed, field) for field in model.model_fields.keys() - _COMMON_FIELDS}
     reply = Reply.of(raw, parsed)
     # The decoded lists of a JSON body (a Python float per element) are not needed any more.
     del parsed

@@ -97,9 +97,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, counted_receive, send_with_id)
         except asyncio.CancelledError:
-            # The server cancels what is still running when the graceful shutdown's bound
-            # (LOSS_SERVICE_SHUTDOWN_TIMEOUT) is over: the client gets a problem, not a bare 500.
-            # The cancellation is not raised on: the task ends here, as the server wants, and a
+            # The server cancels what still runs when the shutdown's bound is over: the client
+            # gets a problem, not a bare 500; the task ends here, as the server wants, and a
             # planned stop leaves a warning in the log rather than a traceback.
             error_logger.warning(
                 "request cancelled unfinished: the service is shutting down",

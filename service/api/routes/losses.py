@@ -11,7 +11,6 @@ route (the templated routes answer the same paths).
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -103,39 +102,29 @@ def _description(spec: LossSpec) -> str:
     )
 
 
-def _endpoint(spec: LossSpec) -> Callable[..., Awaitable[Response]]:
-    async def endpoint(request: Request, settings: SettingsDep) -> Response:
-        return await _compute(request, spec, settings)
-
-    endpoint.__name__ = spec.name
-    endpoint.__doc__ = spec.summary
-    return endpoint
+# The endpoints of the documented per-loss paths: the loss is the path's last segment.
+async def _describe_own_path(request: Request) -> Response:
+    return await get_loss_entry(request.url.path.rsplit("/", 1)[-1])
 
 
-def _describe_endpoint(spec: LossSpec) -> Callable[[], Awaitable[Response]]:
-    entry = _ENTRIES[spec.name]
-
-    async def describe() -> Response:
-        return Response(entry, media_type=JSON)
-
-    describe.__name__ = f"describe_{spec.name}"
-    describe.__doc__ = f"Describe {spec.name}, as GET /v1/losses/{{name}} does."
-    return describe
+async def _compute_own_path(request: Request, settings: SettingsDep) -> Response:
+    return await compute_by_name(request, request.url.path.rsplit("/", 1)[-1], settings)
 
 
 for _spec in LOSSES.values():
     documented.add_api_route(
         f"/{_spec.name}",
-        _describe_endpoint(_spec),
+        _describe_own_path,
         methods=["GET"],
         operation_id=f"describe_{_spec.name}",
         summary=f"Describe {_spec.name}",
+        description=f"Describe {_spec.name}, as GET /v1/losses/{{name}} does.",
         response_model=LossEntry,
         responses=problem_responses(401, 500),
     )
     documented.add_api_route(
         f"/{_spec.name}",
-        _endpoint(_spec),
+        _compute_own_path,
         methods=["POST"],
         operation_id=_spec.name,
         name=_spec.name,

@@ -19,9 +19,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["operations"])
 
-_OK = b'{"status":"ok"}'
-_READY = b'{"status":"ready"}'
-
 
 @router.get(
     "/healthz",
@@ -32,7 +29,7 @@ _READY = b'{"status":"ready"}'
 )
 async def healthz() -> Response:
     """Liveness: the process answers."""
-    return Response(_OK, media_type="application/json")
+    return Response(b'{"status":"ok"}', media_type="application/json")
 
 
 @router.get(
@@ -46,7 +43,7 @@ async def readyz(request: Request) -> Response:
     """Readiness: the service takes requests (not while shutting down)."""
     if not getattr(request.app.state, "ready", False):
         raise ProblemException(503, "unavailable", "the service is shutting down")
-    return Response(_READY, media_type="application/json")
+    return Response(b'{"status":"ready"}', media_type="application/json")
 
 
 @router.get("/docs", include_in_schema=False)
@@ -85,8 +82,8 @@ _METRICS_EXAMPLE = (
     },
 )
 def metrics(request: Request) -> Response:
-    """Prometheus metrics of every worker: requests by route and status, latency, requests in
-    flight, request body bytes, elements scored per loss."""
+    """Prometheus metrics of every worker: requests and latency by route and status, requests
+    in flight, body bytes in and out, losses and elements scored per loss."""
     # A plain def: with several workers the scrape merges their files, file I/O off the loop.
     registry: Metrics = request.app.state.metrics
     return Response(registry.exposition(), media_type=CONTENT_TYPE)
