@@ -27,9 +27,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     os.environ[SESSION_VARIABLE] = uuid.uuid4().hex
 
 
+# Helpers multiprocessing starts for this process (the Dask tests' spawned workers need them):
+# they end when this process does, by design.
+_OWN_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
 def _processes_of(session_id: str) -> dict[int, str]:
     """The live processes (not zombies) whose environment holds this session's id, but this
-    one: pid -> command line."""
+    one and its multiprocessing helpers: pid -> command line."""
     marker = f"{SESSION_VARIABLE}={session_id}".encode()
     found = {}
     for entry in Path("/proc").iterdir():
@@ -38,11 +43,12 @@ def _processes_of(session_id: str) -> dict[int, str]:
         try:
             if marker not in (entry / "environ").read_bytes().split(b"\0"):
                 continue
-            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+            state, parent = (entry / "stat").read_text().rpartition(")")[2].split()[:2]
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if state != "Z":
+        own_helper = int(parent) == os.getpid() and any(h in command for h in _OWN_HELPERS)
+        if state != "Z" and not own_helper:
             found[int(entry.name)] = command.strip()
     return found
 
