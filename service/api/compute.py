@@ -52,7 +52,7 @@ from ..wire import (
     inspect_array,
     inspect_keys,
 )
-from .deps import RawBody, RequestCancelled
+from .deps import RawBody, RequestCancelled, raw_body
 from .metrics import Metrics
 from .problems import ProblemException, validation_problem
 from .schemas import REQUEST_MODELS, CommonRequest, EvaluateRequest, GroupResult, LossResponse
@@ -339,15 +339,19 @@ def _check_work(arrays: Arrays, losses: int, limit: int) -> None:
 INLINE_BODY_BYTES = 16 * 1024
 
 
-async def run_compute(request: Request, raw: RawBody, work: Callable[[], Response]) -> Response:
-    """Run `work` on `raw`: inline for a small body, else in the threadpool, stopped at its next
-    checkpoint once nobody waits for it.
+async def run_compute(
+    request: Request, settings: Settings, compute: Callable[[RawBody], Response]
+) -> Response:
+    """Read the body (`deps.raw_body`), then run `compute` on it: inline for a small body, else
+    in the threadpool, stopped at its next checkpoint once nobody waits for it.
 
     Nobody waits when the client disconnects (seen on the ASGI receive channel, which has
     nothing else to say once the body is read) or when the server cancels the request (its
     shutdown timeout ran out): the thread is abandoned to finish its current step and stop, and
     the answer is a 499 that nobody reads but the access log.
     """
+    raw = await raw_body(request, settings)
+    work = functools.partial(compute, raw)
     size = len(raw.data)
     if size <= INLINE_BODY_BYTES:
         return work()

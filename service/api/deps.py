@@ -2,8 +2,8 @@
 
 `raw_body` is the only async step of a compute request: it reads the body off the socket under
 the byte limit (and gunzips it), doing no parsing. Everything CPU-bound (JSON decoding, numpy,
-the loss itself, encoding) happens afterwards, through `compute.run_compute`. The compute routes
-call it once they know the loss, so that an unknown name costs no upload.
+the loss itself, encoding) happens afterwards. `compute.run_compute` calls it once the route knows
+the loss, so that an unknown name costs no upload.
 """
 
 from __future__ import annotations

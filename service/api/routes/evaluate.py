@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from ..compute import compute_evaluate, run_compute
-from ..deps import SettingsDep, raw_body, require_api_key
+from ..deps import SettingsDep, require_api_key
 from ..problems import problem_responses
 from ..schemas import EvaluateRequest, EvaluateResponse
 from .losses import request_body
@@ -30,6 +30,5 @@ async def evaluate(request: Request, settings: SettingsDep) -> Response:
     """Several losses over one payload, e.g. 0.7 bce + 0.3 dice: one result per loss, and
     `total`, the weighted sum of their values and gradients: a composite objective with its
     gradient, with no code sent to the server. Aliases are accepted as names."""
-    raw = await raw_body(request, settings)
-    work = functools.partial(compute_evaluate, request, raw, settings)
-    return await run_compute(request, raw, work)
+    compute = functools.partial(compute_evaluate, request, settings=settings)
+    return await run_compute(request, settings, compute)

@@ -18,10 +18,9 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from ...catalogue import catalogue, catalogue_entry
-from ...config import Settings
 from ...losses import LOSSES, LossSpec, get_loss
 from ..compute import compute_loss, run_compute
-from ..deps import SettingsDep, raw_body, require_api_key
+from ..deps import SettingsDep, require_api_key
 from ..problems import problem_responses
 from ..schemas import REQUEST_MODELS, CommonRequest, LossCatalogue, LossEntry, LossResponse
 
@@ -162,11 +161,7 @@ async def compute_by_name(request: Request, name: NameParam, settings: SettingsD
     """Compute the loss named in the path, by its name or any alias (mse, MSE, l2): the request
     is that loss's own, as its operation documents it. An unknown name is a 404 before the body
     is read."""
-    return await _compute(request, get_loss(name), settings)
-
-
-async def _compute(request: Request, spec: LossSpec, settings: Settings) -> Response:
+    spec = get_loss(name)
     request.state.loss = spec.name
-    raw = await raw_body(request, settings)
-    work = functools.partial(compute_loss, request, spec.name, raw, settings)
-    return await run_compute(request, raw, work)
+    compute = functools.partial(compute_loss, request, spec.name, settings=settings)
+    return await run_compute(request, settings, compute)
