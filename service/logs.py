@@ -21,7 +21,6 @@ import atexit
 import logging
 import logging.handlers
 import queue
-import threading
 import time
 from typing import Any, TextIO
 
@@ -121,7 +120,6 @@ class QueueHandler(logging.handlers.QueueHandler):
         self.listener: logging.handlers.QueueListener | None = logging.handlers.QueueListener(
             self.queue, self.target
         )
-        self._lock = threading.Lock()
         self.listener.start()
         _handlers.append(self)
 
@@ -139,14 +137,19 @@ class QueueHandler(logging.handlers.QueueHandler):
             super().enqueue(record)
 
     def stop(self) -> None:
-        """Write the lines queued, end the listener's thread; later records are written at once."""
-        with self._lock:
+        """Write the lines queued, end the listener's thread; later records are written at once.
+
+        Under the handler's own lock, which `handle` holds around `enqueue`: no record can be
+        queued behind the listener's end, where nobody would write it."""
+        with self.lock:  # type: ignore[union-attr]  # createLock() made it in Handler.__init__
             listener, self.listener = self.listener, None
-        if listener is not None:
-            listener.stop()
+            if listener is not None:
+                listener.stop()
 
     def close(self) -> None:
         self.stop()
+        if self in _handlers:
+            _handlers.remove(self)
         super().close()
 
 
