@@ -7,7 +7,7 @@ LOCK := requirements/dev.lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck pytest lock openapi bench bench-http bench-datasets clean
+.PHONY: serve test lint typecheck pytest lock openapi generated bench bench-http bench-datasets clean
 .PHONY: deploy-tools lint-deploy container-test
 
 # The stamp is newer than the lock and pyproject once the venv matches them.
@@ -41,6 +41,11 @@ lock:
 
 openapi: $(STAMP)
 	$(BIN)/loss-service openapi > openapi.json
+
+# Everything generated from the registry: openapi.json and the README's loss table (tests check
+# that both are current).
+generated: openapi
+	$(BIN)/python -m service.catalogue README.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/core.py

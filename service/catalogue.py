@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 from .losses import LOSSES, LossSpec, Param
 
-__all__ = ["catalogue", "catalogue_entry", "markdown_table", "param_entry"]
+__all__ = ["catalogue", "catalogue_entry", "markdown_table", "param_entry", "write_table"]
+
+TABLE_START = "<!-- losses:start -->\n"
+TABLE_END = "<!-- losses:end -->"
 
 
 def param_entry(param: Param) -> dict[str, Any]:
@@ -31,13 +36,14 @@ def catalogue_entry(spec: LossSpec) -> dict[str, Any]:
     return {
         "name": spec.name,
         "aliases": list(spec.aliases),
+        "names": list(spec.names),
         "task": spec.task,
         "summary": spec.summary,
         "formula": spec.formula,
         "parameters": [param_entry(param) for param in spec.params],
         "inputs": {
-            "predictions": spec.predictions,
-            "targets": spec.targets,
+            "predictions": spec.predictions_text,
+            "targets": spec.targets_text,
             "shapes": spec.shapes,
             "targets_shape": {
                 "same": "same as predictions",
@@ -47,6 +53,7 @@ def catalogue_entry(spec: LossSpec) -> dict[str, Any]:
         },
         "reductions": list(spec.reductions),
         "differentiable": spec.differentiable,
+        "minimum": spec.minimum,
     }
 
 
@@ -76,3 +83,20 @@ def markdown_table() -> str:
             f"| `{spec.name}` | {aliases} | {spec.task} | {formula} | {params} | {gradient} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def write_table(readme: Path) -> bool:
+    """Put the registry's table between the README's markers; True if the file changed."""
+    text = readme.read_text()
+    start = text.index(TABLE_START) + len(TABLE_START)
+    end = text.index(TABLE_END)
+    updated = text[:start] + markdown_table() + text[end:]
+    if updated == text:
+        return False
+    readme.write_text(updated)
+    return True
+
+
+if __name__ == "__main__":  # `make generated`: python -m service.catalogue README.md
+    changed = write_table(Path(sys.argv[1]))
+    print(f"{sys.argv[1]}: loss table {'updated' if changed else 'already current'}")

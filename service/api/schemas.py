@@ -66,7 +66,8 @@ class TypedArray(BaseModel):
 
 # At least one sample (and one column): the core refuses empty arrays, so the spec says so too.
 _Row = Annotated[list[float | None], Field(min_length=1)]
-NumberList = _Row | Annotated[list[_Row], Field(min_length=1)]
+_Matrix = Annotated[list[_Row], Field(min_length=1)]
+NumberList = _Row | _Matrix
 # Documented as lists or a TypedArray, validated by the wire layer (see the module docstring).
 ArrayField = Annotated[NumberList | TypedArray, SkipValidation]
 # Model weights may be empty (a penalty of 0).
@@ -164,16 +165,44 @@ def _param_field(param: Param) -> tuple[Any, Any]:
     return annotation, Field(default=default, description=param.description)
 
 
+def _array_field(ndims: set[int]) -> Any:
+    """An array field that admits only the given numbers of dimensions (and a TypedArray)."""
+    lists = _Row if ndims == {1} else _Matrix if ndims == {2} else NumberList
+    return Annotated[lists | TypedArray, SkipValidation]
+
+
+def _shape_fields(spec: LossSpec) -> dict[str, Any]:
+    """predictions and targets typed with exactly the shapes the loss takes."""
+    predictions = set(spec.ndims)
+    targets = {
+        "same": predictions,
+        "labels": {1},
+        "same_or_labels": predictions | {1},
+    }[spec.target_shape]
+    shapes = " or ".join(spec.shapes)
+    return {
+        "predictions": (
+            _array_field(predictions),
+            Field(description=f"{shapes} predictions: nested lists (null is NaN) or a TypedArray"),
+        ),
+        "targets": (
+            _array_field(targets),
+            Field(description=f"Targets: {spec.targets_text}"),
+        ),
+    }
+
+
 def _request_model(spec: LossSpec) -> type[CommonRequest]:
     reduction: Any = Literal.__getitem__(tuple(spec.reductions))
     fields: dict[str, Any] = {
+        **_shape_fields(spec),
         "reduction": (
             reduction,
             Field(
                 default=spec.reductions[0],
                 description="mean: sum w l / sum w; sum: sum w l; none: the per-sample w l",
             ),
-        )
+        ),
     }
     fields.update({param.name: _param_field(param) for param in spec.params})
     model = create_model(
@@ -321,6 +350,10 @@ class LossEntry(BaseModel):
 
     name: str
     aliases: list[str]
+    names: list[str] = Field(
+        description="Names Keras, PyTorch and scikit-learn give the same function with the same "
+        "defaults; they resolve too (case, _, - and spaces ignored)"
+    )
     task: Literal["regression", "binary", "multiclass", "multilabel", "distribution"]
     summary: str
     formula: str
@@ -328,6 +361,10 @@ class LossEntry(BaseModel):
     inputs: InputConventions
     reductions: list[Reduction]
     differentiable: bool
+    minimum: float | None = Field(
+        description="The per-sample loss at a perfect prediction, which no prediction beats; "
+        "null when it depends on the targets"
+    )
 
 
 class LossCatalogue(BaseModel):

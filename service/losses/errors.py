@@ -1,7 +1,7 @@
 """The loss core's error hierarchy: every bad input raises one of these.
 
     LossError (ValueError)
-    ├── UnknownLossError      no loss has that name or alias
+    ├── UnknownLossError      no loss has that name, alias or framework name
     ├── ShapeError            an array has the wrong number of dimensions or disagrees in shape
     ├── NonFiniteError        NaN or infinity where nan_policy does not allow it
     ├── DomainError           a value outside the loss's domain (probability, label, simplex row)
@@ -49,12 +49,20 @@ class LossError(ValueError):
 
 
 class UnknownLossError(LossError):
-    """No loss is registered under that name or alias."""
+    """No loss is registered under that name; `suggestions` are the closest canonical names,
+    and `instead` says what computes the function the name means elsewhere (PyTorch's
+    cross_entropy), when it means one."""
 
-    def __init__(self, name: str, suggestions: list[str]) -> None:
-        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown loss {name!r}{hint}", field="name", value=name)
+    def __init__(self, name: str, suggestions: list[str], *, instead: str | None = None) -> None:
+        if instead is not None:
+            message = f"unknown loss {name!r}: {instead}"
+        elif suggestions:
+            message = f"unknown loss {name!r}; did you mean {', '.join(suggestions)}?"
+        else:
+            message = f"unknown loss {name!r}"
+        super().__init__(message, field="name", value=name)
         self.suggestions = suggestions
+        self.instead = instead
 
 
 class ShapeError(LossError):

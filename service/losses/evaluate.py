@@ -26,6 +26,7 @@ from ._checks import (
     format_value,
 )
 from .base import FloatArray
+from .domains import check_values
 from .errors import (
     DomainError,
     NonFiniteError,
@@ -125,6 +126,7 @@ def evaluate(
     bound = bind_params(spec.name, spec.params, params)
     _check_options(spec, reduction, nan_policy)
     inputs = _prepare(spec, predictions, targets, sample_weight, nan_policy, group_by)
+    _check_domains(spec, bound, inputs)
     result = _score(spec, bound, inputs, reduction, gradient)
     if regularization is not None:
         result = _regularize(result, regularization)
@@ -235,6 +237,13 @@ def _prepare(
     predictions = as_float_array(predictions, "predictions")
     targets = as_float_array(targets, "targets")
     check_ndim(predictions, "predictions", spec.ndims)
+    if predictions.ndim == 2 and predictions.shape[1] < spec.min_classes:
+        raise ShapeError(
+            f"predictions has shape {predictions.shape}; expected at least {spec.min_classes} "
+            "classes (K)",
+            field="predictions",
+            value=list(predictions.shape),
+        )
     _check_target_shape(spec, predictions, targets)
     samples = predictions.shape[0]
 
@@ -274,6 +283,20 @@ def _prepare(
                 field="sample_weight",
             )
     return _Inputs(predictions, targets, weights, group_keys, kept)
+
+
+@_quiet
+def _check_domains(spec: LossSpec, params: Mapping[str, Any], inputs: _Inputs) -> None:
+    """The predictions and the targets lie in the domains the registry states for this call."""
+    predictions, targets = inputs.predictions, inputs.targets
+    ndim = predictions.ndim
+    classes = int(predictions.shape[1]) if ndim == 2 else None
+    labels = ndim == 2 and targets.ndim == 1
+    for values, array, field in (
+        (spec.predictions, predictions, "predictions"),
+        (spec.targets, targets, "targets"),
+    ):
+        check_values(values, array, field, params=params, classes=classes, ndim=ndim, labels=labels)
 
 
 def _check_target_shape(spec: LossSpec, predictions: FloatArray, targets: FloatArray) -> None:

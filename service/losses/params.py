@@ -17,7 +17,8 @@ ParamType = Literal["float", "bool", "int", "float_list"]
 
 @dataclass(frozen=True)
 class Param:
-    """One hyperparameter of a loss, with its bounds; `nullable` admits None."""
+    """One hyperparameter of a loss, with its bounds; `nullable` admits None; `excluded` is an
+    open interval of refused values inside the bounds (Tweedie powers in (0, 1))."""
 
     name: str
     type: ParamType
@@ -28,6 +29,7 @@ class Param:
     lt: float | None = None
     le: float | None = None
     nullable: bool = False
+    excluded: tuple[float, float] | None = None
 
     def bounds_text(self) -> str:
         """The bounds as a human reads them, e.g. '> 0 and < 1'."""
@@ -36,6 +38,9 @@ class Param:
             for symbol, bound in ((">", self.gt), (">=", self.ge), ("<", self.lt), ("<=", self.le))
             if bound is not None
         ]
+        if self.excluded is not None:
+            low, high = (format_value(end) for end in self.excluded)
+            parts.append(f"not in ({low}, {high})")
         return " and ".join(parts)
 
     def bind(self, value: Any) -> Any:
@@ -53,6 +58,7 @@ class Param:
         if self.type == "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise self._type_error(value)
+            self._check_bounds(value, self.name)
             return value
         if self.type == "float":
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -111,6 +117,7 @@ class Param:
             and (self.ge is None or number >= self.ge)
             and (self.lt is None or number < self.lt)
             and (self.le is None or number <= self.le)
+            and (self.excluded is None or not self.excluded[0] < number < self.excluded[1])
         )
         if not ok:
             raise ParameterError(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_range
+from ._numerics import xlogy
 from .base import FloatArray, PerSample, mean_over_outputs
 
 __all__ = [
+    "gamma_deviance",
     "huber",
     "log_cosh",
     "mean_absolute_error",
@@ -20,9 +21,11 @@ __all__ = [
     "mean_squared_error",
     "mean_squared_logarithmic_error",
     "poisson",
+    "poisson_deviance",
     "quantile",
     "root_mean_squared_error",
     "smooth_l1",
+    "tweedie_deviance",
 ]
 
 LOG_2 = float(np.log(2.0))
@@ -114,8 +117,6 @@ def mean_squared_logarithmic_error(
     predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
 ) -> PerSample:
     """Squared difference of log1p(p) and log1p(y); p and y must be >= 0."""
-    check_range(predictions, "predictions", low=0.0, expected="a value >= 0 for msle")
-    check_range(targets, "targets", low=0.0, expected="a value >= 0 for msle")
     log_gap = np.log1p(predictions) - np.log1p(targets)
     grad = 2.0 * log_gap / (1.0 + predictions) if gradient else None
     return mean_over_outputs(np.square(log_gap), grad, keep_elementwise=True)
@@ -134,12 +135,70 @@ def mean_absolute_percentage_error(
 
 
 def poisson(
-    predictions: FloatArray, targets: FloatArray, *, eps: float = 1e-7, gradient: bool = True
+    predictions: FloatArray,
+    targets: FloatArray,
+    *,
+    log_input: bool = False,
+    eps: float = 1e-7,
+    gradient: bool = True,
 ) -> PerSample:
-    """Poisson negative log-likelihood without the constant: p - y log(p + eps); p, y >= 0."""
-    check_range(predictions, "predictions", low=0.0, expected="a predicted rate >= 0 for poisson")
-    check_range(targets, "targets", low=0.0, expected="a count >= 0 for poisson")
+    """Poisson negative log-likelihood without the constant: p - y log(p + eps); p, y >= 0.
+
+    With log_input the predictions are log-rates z and the loss is exp(z) - y z (PyTorch's
+    poisson_nll_loss with log_input, without the Stirling term); eps is then unused, as there.
+    """
+    if log_input:
+        rate = np.exp(predictions)
+        return mean_over_outputs(
+            rate - targets * predictions,
+            rate - targets if gradient else None,
+            keep_elementwise=True,
+        )
     shifted = predictions + eps
     values = predictions - targets * np.log(shifted)
     grad = 1.0 - targets / shifted if gradient else None
     return mean_over_outputs(values, grad, keep_elementwise=True)
+
+
+def tweedie_deviance(
+    predictions: FloatArray, targets: FloatArray, *, power: float = 0.0, gradient: bool = True
+) -> PerSample:
+    """Tweedie deviance of the given power (scikit-learn's mean_tweedie_deviance, per sample).
+
+    power 0: (y - p)^2; 1: 2 (y log(y / p) - y + p); 2: 2 (log(p / y) + y / p - 1); otherwise
+    2 (max(y, 0)^(2-k) / ((1-k)(2-k)) - y p^(1-k) / (1-k) + p^(2-k) / (2-k)), k the power.
+    Every power has the same derivative, d/dp = 2 p^(-k) (p - y).
+    """
+    residual = predictions - targets
+    if power == 0.0:
+        values = np.square(residual)
+    elif power == 1.0:
+        # xlogy: y log(y / p) is 0 at y = 0, the deviance's limit there.
+        values = 2.0 * (xlogy(targets, targets / predictions) + residual)
+    elif power == 2.0:
+        values = 2.0 * (np.log(predictions / targets) + targets / predictions - 1.0)
+    else:
+        k = power
+        values = 2.0 * (
+            np.power(np.maximum(targets, 0.0), 2.0 - k) / ((1.0 - k) * (2.0 - k))
+            - targets * np.power(predictions, 1.0 - k) / (1.0 - k)
+            + np.power(predictions, 2.0 - k) / (2.0 - k)
+        )
+    grad = None
+    if gradient:
+        grad = 2.0 * residual if power == 0.0 else 2.0 * np.power(predictions, -power) * residual
+    return mean_over_outputs(values, grad, keep_elementwise=True)
+
+
+def poisson_deviance(
+    predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
+) -> PerSample:
+    """Poisson deviance 2 (y log(y / p) - y + p): the Tweedie deviance of power 1."""
+    return tweedie_deviance(predictions, targets, power=1.0, gradient=gradient)
+
+
+def gamma_deviance(
+    predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
+) -> PerSample:
+    """Gamma deviance 2 (log(p / y) + y / p - 1): the Tweedie deviance of power 2."""
+    return tweedie_deviance(predictions, targets, power=2.0, gradient=gradient)

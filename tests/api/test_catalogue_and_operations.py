@@ -34,7 +34,10 @@ def test_catalogue_entry_tells_parameters_bounds_and_gradient(client: ApiClient)
     assert entry["differentiable"] is False
     threshold = entry["parameters"][0]
     assert threshold["name"] == "threshold"
-    assert threshold["nullable"] is True
+    assert threshold["nullable"] is False
+    assert entry["parameters"][1]["name"] == "predictions_are_labels"
+    assert entry["minimum"] == 0.0
+    assert "labels in {0, 1}" in entry["inputs"]["targets"]
     quantile = client.get("/v1/losses/pinball").json()["parameters"][0]
     assert quantile["bounds"] == {"gt": 0.0, "lt": 1.0}
 

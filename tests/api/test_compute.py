@@ -109,10 +109,36 @@ def test_typed_arrays_in_and_out_agree_with_lists(client: ApiClient, spec: LossS
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_aliases_answer_like_the_name(client: ApiClient, spec: LossSpec) -> None:
     canonical = client.post(f"/v1/losses/{spec.name}", json=dict(spec.example)).json()
-    for alias in (*spec.aliases, spec.name.upper(), spec.name.replace("_", "-")):
+    for alias in (*spec.aliases, *spec.names, spec.name.upper(), spec.name.replace("_", "-")):
         response = client.post(f"/v1/losses/{alias}", json=dict(spec.example))
         assert response.status_code == 200, (alias, response.text)
         assert response.json() == canonical
+
+
+def test_framework_names_work_in_evaluate_terms(client: ApiClient) -> None:
+    body = {
+        "predictions": [0.9, 0.2, 0.7, 0.4],
+        "targets": [1.0, 0.0, 1.0, 1.0],
+        "losses": [{"name": "BinaryCrossentropy"}, {"name": "mse_loss", "weight": 2.0}],
+    }
+    response = client.post("/v1/evaluate", json=body)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [result["loss"] for result in results] == ["binary_cross_entropy", "mean_squared_error"]
+
+
+def test_zero_one_scores_the_spec_example_and_refuses_a_null_threshold(
+    client: ApiClient,
+) -> None:
+    example = dict(LOSSES["zero_one"].example)
+    # 0.9, 0.2, 0.7, 0.4 against 1, 0, 1, 1 at threshold 0.5: only the last is wrong.
+    assert client.post("/v1/losses/zero_one", json=example).json()["value"] == 0.25
+    # What openapi-generator's python client sends for an unset field must not mean "labels".
+    response = client.post("/v1/losses/zero_one", json={**example, "threshold": None})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", "threshold"]
+    labels = {"predictions": [1, 0, 2], "targets": [1, 2, 2], "predictions_are_labels": True}
+    assert client.post("/v1/losses/zero_one", json=labels).json()["value"] == pytest.approx(1 / 3)
 
 
 def test_parameters_reach_the_core(client: ApiClient) -> None:

@@ -30,6 +30,17 @@ def test_unknown_loss_names_close_matches(client: ApiClient) -> None:
     assert_problem(post(client, "/v1/losses/mean_sqared_error", REGRESSION), 404, "mean_squared")
 
 
+def test_a_name_that_means_another_function_says_what_computes_it(client: ApiClient) -> None:
+    problem = assert_problem(
+        post(client, "/v1/losses/cross_entropy", REGRESSION),
+        404,
+        "cross_entropy",
+        "sparse_categorical_cross_entropy with from_logits: true",
+    )
+    assert problem["errors"][0]["loc"] == ["path", "name"]
+    assert_problem(client.get("/v1/losses/NLLLoss"), 404, "log-probabilities")
+
+
 def test_unknown_loss_is_refused_before_the_body_is_read(client: ApiClient) -> None:
     # A malformed body would be a 400 if it were read; the name is checked first.
     response = client.post("/v1/losses/nope", content=b"{", headers={"content-type": "text/x"})

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from service.api import create_app
+from service.api.schemas import camel
 from service.config import Settings
 from service.losses import LOSSES
 
@@ -77,6 +78,37 @@ def test_schema_names_are_clean(spec: dict[str, Any]) -> None:
 def test_every_ref_resolves(spec: dict[str, Any]) -> None:
     refs = set(re.findall(r'"\$ref":"#/components/schemas/([^"]+)"', orjson.dumps(spec).decode()))
     assert refs <= set(spec["components"]["schemas"])
+
+
+def _dimensions(schema: dict[str, Any]) -> set[int]:
+    """The numbers of dimensions the nested-list branches of an array field admit."""
+    dimensions = set()
+    for branch in schema["anyOf"]:
+        depth, node = 0, branch
+        while node.get("type") == "array":
+            depth, node = depth + 1, node["items"]
+        if depth:
+            dimensions.add(depth)
+    return dimensions
+
+
+@pytest.mark.parametrize("name", sorted(CANONICAL))
+def test_each_loss_request_admits_exactly_its_shapes(spec: dict[str, Any], name: str) -> None:
+    loss = LOSSES[name]
+    properties = spec["components"]["schemas"][f"{camel(name)}Request"]["properties"]
+    assert _dimensions(properties["predictions"]) == set(loss.ndims)
+    targets = {"same": set(loss.ndims), "labels": {1}, "same_or_labels": {*loss.ndims, 1}}
+    assert _dimensions(properties["targets"]) == targets[loss.target_shape]
+    # A typed array is always an alternative.
+    assert {"$ref": "#/components/schemas/TypedArray"} in properties["predictions"]["anyOf"]
+
+
+def test_a_two_dimensional_loss_has_only_two_dimensional_predictions(
+    spec: dict[str, Any],
+) -> None:
+    properties = spec["components"]["schemas"]["SparseCategoricalCrossEntropyRequest"]
+    assert _dimensions(properties["properties"]["predictions"]) == {2}
+    assert _dimensions(properties["properties"]["targets"]) == {1}
 
 
 def test_each_loss_request_has_its_parameters_with_bounds(spec: dict[str, Any]) -> None:

@@ -1,15 +1,17 @@
-"""Valid random inputs for every registered loss, derived from what its `LossSpec` declares.
+"""Valid random inputs for every registered loss, derived from the domains its `LossSpec` states.
 
-The one place that knows how to draw inputs. `PREDICTIONS` and `TARGETS` are keyed on the input
-conventions a spec declares (its `predictions` and `targets` text) and `PARAM_SETTINGS` on its
-parameter names. A loss that declares a convention or a parameter missing here gets cases whose
-every draw fails with a message saying what to add (and `test_registry` lists them), so a newly
-registered loss cannot go silently untested.
+The one place that knows how to draw inputs. A case's predictions and targets are drawn from the
+domain the registry states for that call (its parameters, the predictions' ndim, labels or not):
+an interval gives values inside it and its edges, labels give integers in [0, K), rows give
+one-hot or simplex rows. The same statement gives the invalid values each domain must refuse.
+Parameters are tried with the settings in `PARAM_SETTINGS` that the parameter accepts.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import re
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,25 +20,30 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from service.losses import LOSSES, LossSpec
-from service.losses.registry import (
-    PROBABILITIES_OR_LOGITS,
-    REGRESSION_VALUES,
-    ROW_PROBABILITIES_OR_LOGITS,
+from service.losses import LOSSES, LossSpec, ParameterError
+from service.losses.domains import (
+    Domain,
+    Interval,
+    Labels,
+    OneHotRows,
+    Signs,
+    SimplexRows,
+    ValuesIn,
+    resolve,
 )
 
 Array = npt.NDArray[np.float64]
 
 SAMPLES = 6
 CLASSES = 3
-# Probabilities are drawn this far from 0 and 1, far from any eps clip and from the edges of
-# [0, 1], so that finite differences never cross a clip or leave the domain.
-PROBABILITY_MARGIN = 0.05
+# Values are drawn this far inside a bounded interval, far from any eps clip and from its edges,
+# so that finite differences never cross a clip or leave the domain.
+INTERVAL_MARGIN = 0.05
 EXTREME = 1e4
 
 
 class MissingStrategy(LookupError):
-    """A spec declares an input convention or a parameter this module cannot draw."""
+    """A spec states a domain this module cannot draw."""
 
 
 @dataclass(frozen=True)
@@ -64,169 +71,32 @@ class Draw:
 
 @dataclass(frozen=True)
 class Invalid:
-    """One way to break a convention's domain: `apply` returns the bad array and a regex that
-    the error message must match (naming the field, the index and the value)."""
+    """One way to break a domain: `apply` returns the bad array, a regex that the error message
+    must match (naming the field, the index and the value) and the index."""
 
     label: str
     apply: Callable[[Array, Draw, str], tuple[Array, str, tuple[int, ...]]]
 
 
-Generator = Callable[[Draw], Array]
+Generator = Callable[[Draw, tuple[int, ...]], Array]
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One declared input convention.
+    """How to draw one domain.
 
     draw: valid values, kept away from kinks, clips and domain edges.
-    extreme: valid values at the edges: probabilities exactly 0 and 1, logits and scores of
-        +-1e4, zero counts.
-    variants: named sub-conventions each drawn in turn (hard or soft labels, {-1, 1} or {0, 1}).
-    integral: rounding a draw to integers keeps it valid (given the parameters).
+    extreme: valid values at the edges: probabilities exactly 0 and 1, reals of +-1e4, zeros.
+    variants: named sub-kinds each drawn in turn (hard or soft labels, {-1, 1} or {0, 1}).
+    integral: rounding a draw to integers keeps it valid.
     invalid: values outside the domain, with the message each must raise.
     """
 
     draw: Generator
-    extreme: Generator | None = None
+    extreme: Generator
     variants: tuple[str, ...] = ("",)
-    integral: Callable[[Mapping[str, Any]], bool] = lambda params: False
+    integral: bool = False
     invalid: tuple[Invalid, ...] = ()
-
-
-def _always(params: Mapping[str, Any]) -> bool:
-    return True
-
-
-def _with_logits(params: Mapping[str, Any]) -> bool:
-    return bool(params.get("from_logits"))
-
-
-# ---------------------------------------------------------------- generators
-
-
-def _reals(d: Draw) -> Array:
-    return d.rng.normal(0.0, 1.5, d.shape)
-
-
-def _reals_extreme(d: Draw) -> Array:
-    return d.rng.choice([-EXTREME, -1.0, 0.0, 1.0, EXTREME], d.shape)
-
-
-def _non_negative(d: Draw) -> Array:
-    return d.rng.uniform(0.1, 3.0, d.shape)
-
-
-def _non_negative_extreme(d: Draw) -> Array:
-    return d.rng.choice([0.0, 1.0, EXTREME], d.shape)
-
-
-def _counts(d: Draw) -> Array:
-    return d.rng.poisson(2.0, d.shape).astype(np.float64)
-
-
-def _probabilities(d: Draw) -> Array:
-    return d.rng.uniform(PROBABILITY_MARGIN, 1.0 - PROBABILITY_MARGIN, d.shape)
-
-
-def _zeros_and_ones(d: Draw) -> Array:
-    return d.rng.integers(0, 2, d.shape).astype(np.float64)
-
-
-def _logits(d: Draw) -> Array:
-    return d.rng.normal(0.0, 2.0, d.shape)
-
-
-def _extreme_logits(d: Draw) -> Array:
-    return d.rng.choice([-EXTREME, EXTREME], d.shape)
-
-
-def _one_hot(d: Draw, shape: tuple[int, ...] | None = None) -> Array:
-    samples, classes = shape or d.shape
-    return np.eye(classes)[d.rng.integers(0, classes, samples)]
-
-
-def _simplex(d: Draw) -> Array:
-    # Mixed with the uniform row so that every entry is at least 0.2 / K: far from any clip.
-    rows = d.rng.dirichlet(np.full(d.classes, 2.0), d.samples)
-    return 0.8 * rows + 0.2 / d.classes
-
-
-def _probabilities_or_logits(d: Draw) -> Array:
-    return _logits(d) if d.params.get("from_logits") else _probabilities(d)
-
-
-def _probabilities_or_logits_extreme(d: Draw) -> Array:
-    return _extreme_logits(d) if d.params.get("from_logits") else _zeros_and_ones(d)
-
-
-def _simplex_or_logits(d: Draw) -> Array:
-    return _logits(d) if d.params.get("from_logits") else _simplex(d)
-
-
-def _simplex_or_logits_extreme(d: Draw) -> Array:
-    return _extreme_logits(d) if d.params.get("from_logits") else _one_hot(d)
-
-
-def _binary_labels(d: Draw) -> Array:
-    if d.variant == "soft":
-        return d.rng.uniform(0.0, 1.0, d.shape)
-    return _zeros_and_ones(d)
-
-
-def _hinge_targets(d: Draw) -> Array:
-    labels = _zeros_and_ones(d)
-    labels.flat[:2] = (0.0, 1.0)  # both classes present, so the {0, 1} mapping is exercised
-    return 2.0 * labels - 1.0 if d.variant == "signed" else labels
-
-
-def _label_rows(d: Draw) -> Array:
-    if d.variant == "soft":
-        return d.rng.dirichlet(np.ones(d.classes), d.samples)
-    return _one_hot(d)
-
-
-def _class_labels(d: Draw) -> Array:
-    labels = d.rng.integers(0, d.classes, d.samples).astype(np.float64)
-    ignore_index = d.params.get("ignore_index")
-    if ignore_index is not None:
-        # A third of the samples are ignored, never the first: something is always scored.
-        ignored = d.rng.random(d.samples) < 1 / 3
-        ignored[0] = False
-        labels[ignored] = ignore_index
-    return labels
-
-
-def _distributions(d: Draw) -> Array:
-    rows = _simplex(d)
-    if d.variant == "with_zeros":
-        # One exact zero per row: the 0 log 0 = 0 convention is exercised.
-        rows[np.arange(d.samples), d.rng.integers(0, d.classes, d.samples)] = 0.0
-        rows /= rows.sum(axis=1, keepdims=True)
-    return rows
-
-
-def _zero_one_predictions(d: Draw) -> Array:
-    if len(d.shape) == 2:
-        return _logits(d)
-    if d.params.get("threshold", 0.5) is None:
-        return d.rng.integers(0, 3, d.shape).astype(np.float64)
-    return d.rng.uniform(0.0, 1.0, d.shape)
-
-
-def _zero_one_predictions_extreme(d: Draw) -> Array:
-    if len(d.shape) == 2:
-        return _extreme_logits(d)
-    return _zero_one_predictions(d) if d.params.get("threshold") is None else _zeros_and_ones(d)
-
-
-def _zero_one_targets(d: Draw) -> Array:
-    if d.layout == "labels":
-        return d.rng.integers(0, d.classes, d.samples).astype(np.float64)
-    if len(d.shape) == 2:
-        return _one_hot(d)
-    if d.params.get("threshold", 0.5) is None:
-        return d.rng.integers(0, 3, d.shape).astype(np.float64)
-    return _zeros_and_ones(d)
 
 
 # ---------------------------------------------------------------- invalid values
@@ -242,13 +112,16 @@ def _at(index: tuple[int, ...]) -> str:
     return ", ".join(str(i) for i in index)
 
 
+def _text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
 def _set_value(value: float, expected: str) -> Invalid:
     def apply(array: Array, d: Draw, field: str) -> tuple[Array, str, tuple[int, ...]]:
         index = _last(d, field)
         bad = array.copy()
         bad[index] = value
-        text = str(int(value)) if float(value).is_integer() else repr(value)
-        return bad, rf"{field}\[{_at(index)}\] = {text}; expected {expected}", index
+        return bad, rf"{field}\[{_at(index)}\] = {_text(value)}; expected {expected}", index
 
     return Invalid(f"{value:g}", apply)
 
@@ -272,112 +145,144 @@ def _two_ones_in_a_row(array: Array, d: Draw, field: str) -> tuple[Array, str, t
     return bad, rf"row {field}\[{row}\] has 2 ones; expected one-hot rows", (row,)
 
 
-def _hinge_mix(array: Array, d: Draw, field: str) -> tuple[Array, str, tuple[int, ...]]:
+def _signs_mix(array: Array, d: Draw, field: str) -> tuple[Array, str, tuple[int, ...]]:
     bad = np.ones_like(array)
     first_zero = (d.samples - 2,) + (0,) * (array.ndim - 1)
     bad[first_zero] = 0.0
     bad[(d.samples - 1,) + (0,) * (array.ndim - 1)] = -1.0
-    message = rf"{field}\[{_at(first_zero)}\] = 0 but targets also hold -1"
+    message = rf"{field}\[{_at(first_zero)}\] = 0 but {field} also hold -1"
     return bad, message, first_zero
 
 
-PROBABILITY = r"a probability in \[0, 1\]"
-NON_NEGATIVE_ROWS = "non-negative probabilities"
-INVALID_PROBABILITY = (_set_value(1.5, PROBABILITY), _set_value(-0.25, PROBABILITY))
-INVALID_ROWS = (_row_sum(1.5), _set_value(-0.5, NON_NEGATIVE_ROWS))
+# ---------------------------------------------------------------- kinds, one per domain type
 
 
-def _invalid_labels(classes_text: str) -> tuple[Invalid, ...]:
-    expected = rf"an integer class label in \[0, {classes_text}\)"
-    return (_set_value(3.0, expected), _set_value(1.5, expected), _set_value(-1.0, expected))
+def _interval(domain: Interval, role: str) -> Kind:
+    low, high = domain.low, domain.high
+    low_closed = domain.closed in ("both", "left")
+    bounded = not (math.isinf(low) or math.isinf(high))
+
+    def draw(d: Draw, shape: tuple[int, ...]) -> Array:
+        if bounded:
+            margin = INTERVAL_MARGIN * (high - low)
+            if d.variant == "hard":
+                values = d.rng.integers(0, 2, shape).astype(np.float64)
+                return low + (high - low) * values
+            return d.rng.uniform(low + margin, high - margin, shape)
+        if not math.isinf(low):
+            return low + d.rng.uniform(0.1, 3.0, shape)
+        if not math.isinf(high):
+            return high - d.rng.uniform(0.1, 3.0, shape)
+        return d.rng.normal(0.0, 1.5, shape)
+
+    def extreme(d: Draw, shape: tuple[int, ...]) -> Array:
+        if bounded:
+            return d.rng.choice([low, high], shape)
+        if not math.isinf(low):
+            edge = low if low_closed else low + 1e-6
+            return d.rng.choice([edge, low + 1.0, low + EXTREME], shape)
+        if not math.isinf(high):
+            return d.rng.choice([high - EXTREME, high - 1.0], shape)
+        largest = min(EXTREME, domain.finite_up_to)
+        return d.rng.choice([-largest, -1.0, 0.0, 1.0, largest], shape)
+
+    expected = re.escape(domain.expected)
+    invalid = []
+    if not math.isinf(low):
+        outside = low - (0.25 if bounded else 1.0) if low_closed else low
+        invalid.append(_set_value(outside, expected))
+    if not math.isinf(high):
+        invalid.append(_set_value(high + 0.5, expected))
+    variants = ("hard", "soft") if bounded and role == "targets" else ("",)
+    # Rounding keeps a value valid on a closed-below half line or the whole line.
+    integral = not bounded and (math.isinf(low) or low_closed) and math.isinf(high)
+    return Kind(draw, extreme, variants, integral, tuple(invalid))
 
 
-# ---------------------------------------------------------------- the mapping
+def _values_in(domain: ValuesIn) -> Kind:
+    def draw(d: Draw, shape: tuple[int, ...]) -> Array:
+        values = np.asarray(domain.values)[d.rng.integers(0, len(domain.values), shape)]
+        values.flat[: len(domain.values)] = domain.values  # every value present
+        return values
 
-PREDICTIONS: dict[str, Kind] = {
-    REGRESSION_VALUES: Kind(_reals, _reals_extreme, integral=_always),
-    "real values >= 0": Kind(
-        _non_negative,
-        _non_negative_extreme,
-        integral=_always,
-        invalid=(_set_value(-1.0, "a value >= 0 for msle"),),
-    ),
-    "predicted rates >= 0": Kind(
-        _non_negative,
-        _non_negative_extreme,
-        integral=_always,
-        invalid=(_set_value(-1.0, "a predicted rate >= 0 for poisson"),),
-    ),
-    "vectors, one row per sample": Kind(_reals, _reals_extreme, integral=_always),
-    PROBABILITIES_OR_LOGITS: Kind(
-        _probabilities_or_logits,
-        _probabilities_or_logits_extreme,
-        integral=_with_logits,
-        invalid=INVALID_PROBABILITY,
-    ),
-    "real-valued scores": Kind(_logits, _extreme_logits, integral=_always),
-    "real-valued scores, one column per class": Kind(_logits, _extreme_logits, integral=_always),
-    (
-        "(N, K) scores (argmax), or (N,) probabilities compared with threshold, or (N,) "
-        "labels when threshold is null"
-    ): Kind(_zero_one_predictions, _zero_one_predictions_extreme, integral=_always),
-    ROW_PROBABILITIES_OR_LOGITS: Kind(
-        _simplex_or_logits, _simplex_or_logits_extreme, integral=_with_logits, invalid=INVALID_ROWS
-    ),
-    "rows of probabilities summing to 1, or logits with from_logits=true": Kind(
-        _simplex_or_logits, _simplex_or_logits_extreme, integral=_with_logits, invalid=INVALID_ROWS
-    ),
-    "rows of probabilities summing to 1": Kind(_simplex, _one_hot, invalid=INVALID_ROWS),
-    "probabilities in [0, 1], one row per sample": Kind(
-        _probabilities, _zeros_and_ones, invalid=INVALID_PROBABILITY
-    ),
-}
+    choices = r"one of \{" + ", ".join(_text(v) for v in domain.values) + r"\}"
+    invalid = (_set_value(0.5, choices), _set_value(2.0, choices))
+    return Kind(draw, draw, integral=True, invalid=invalid)
 
-TARGETS: dict[str, Kind] = {
-    REGRESSION_VALUES: Kind(_reals, _reals_extreme, integral=_always),
-    "real values >= 0": Kind(
-        _non_negative,
-        _non_negative_extreme,
-        integral=_always,
-        invalid=(_set_value(-1.0, "a value >= 0 for msle"),),
-    ),
-    "counts >= 0": Kind(
-        _counts,
-        _non_negative_extreme,
-        integral=_always,
-        invalid=(_set_value(-1.0, "a count >= 0 for poisson"),),
-    ),
-    "vectors, one row per sample": Kind(_reals, _reals_extreme, integral=_always),
-    "labels or soft labels in [0, 1]; (N, K) is multi-label": Kind(
-        _binary_labels, variants=("hard", "soft"), invalid=INVALID_PROBABILITY
-    ),
-    "all in {-1, 1}, or all in {0, 1}": Kind(
-        _hinge_targets,
-        variants=("signed", "binary"),
-        invalid=(
-            _set_value(0.5, r"one of \{-1, 0, 1\}"),
-            _set_value(2.0, r"one of \{-1, 0, 1\}"),
-            Invalid("mix", _hinge_mix),
-        ),
-    ),
-    "one-hot rows": Kind(
-        _one_hot,
-        invalid=(_set_value(0.5, "one-hot rows"), Invalid("two_ones", _two_ones_in_a_row)),
-    ),
-    "(N,) labels, or one-hot rows for (N, K) scores": Kind(_zero_one_targets),
-    "one-hot or soft label rows summing to 1": Kind(
-        _label_rows, variants=("one_hot", "soft"), invalid=INVALID_ROWS
-    ),
-    "(N,) integer class labels in [0, K)": Kind(
-        _class_labels, invalid=_invalid_labels(str(CLASSES))
-    ),
-    "rows of probabilities summing to 1": Kind(
-        _distributions, variants=("dense", "with_zeros"), invalid=INVALID_ROWS
-    ),
-    "labels or soft labels in [0, 1], one row per sample": Kind(
-        _binary_labels, variants=("hard", "soft"), invalid=INVALID_PROBABILITY
-    ),
-}
+
+def _signs(domain: Signs) -> Kind:
+    def draw(d: Draw, shape: tuple[int, ...]) -> Array:
+        labels = d.rng.integers(0, 2, shape).astype(np.float64)
+        labels.flat[:2] = (0.0, 1.0)  # both classes present, so the {0, 1} mapping is exercised
+        return 2.0 * labels - 1.0 if d.variant == "signed" else labels
+
+    choices = r"one of \{-1, 0, 1\}"
+    invalid = (_set_value(0.5, choices), _set_value(2.0, choices), Invalid("mix", _signs_mix))
+    return Kind(draw, draw, ("signed", "binary"), integral=True, invalid=invalid)
+
+
+def _labels(domain: Labels) -> Kind:
+    def draw(d: Draw, shape: tuple[int, ...]) -> Array:
+        labels = d.rng.integers(0, d.classes, d.samples).astype(np.float64)
+        ignored_label = d.params.get(domain.ignore) if domain.ignore else None
+        if ignored_label is not None:
+            # A third of the samples are ignored, never the first: something is always scored.
+            ignored = d.rng.random(d.samples) < 1 / 3
+            ignored[0] = False
+            labels[ignored] = ignored_label
+        return labels
+
+    expected = rf"an integer class label in \[0, {CLASSES}\)"
+    invalid = tuple(_set_value(value, expected) for value in (float(CLASSES), 1.5, -1.0))
+    return Kind(draw, draw, integral=True, invalid=invalid)
+
+
+def _one_hot(d: Draw, shape: tuple[int, ...]) -> Array:
+    samples, classes = shape
+    return np.eye(classes)[d.rng.integers(0, classes, samples)]
+
+
+def _one_hot_rows(domain: OneHotRows) -> Kind:
+    invalid = (_set_value(0.5, "one-hot rows"), Invalid("two_ones", _two_ones_in_a_row))
+    return Kind(_one_hot, _one_hot, integral=True, invalid=invalid)
+
+
+def _simplex_rows(domain: SimplexRows, role: str) -> Kind:
+    def draw(d: Draw, shape: tuple[int, ...]) -> Array:
+        if d.variant == "hard":
+            return _one_hot(d, shape)
+        samples, classes = shape
+        # Mixed with the uniform row so that every entry is at least 0.2 / K: far from a clip.
+        rows = 0.8 * d.rng.dirichlet(np.full(classes, 2.0), samples) + 0.2 / classes
+        if d.variant == "soft":
+            # An exact zero in every other row: the 0 log 0 = 0 convention is exercised.
+            rows[::2, d.rng.integers(0, classes)] = 0.0
+            rows /= rows.sum(axis=1, keepdims=True)
+        return rows
+
+    invalid = (_row_sum(1.5), _set_value(-0.5, "non-negative probabilities"))
+    variants = ("hard", "soft") if role == "targets" else ("",)
+    return Kind(draw, _one_hot, variants, invalid=invalid)
+
+
+def kind_of(domain: Domain, role: str) -> Kind:
+    """How to draw `domain` as the predictions or the targets ("predictions" or "targets")."""
+    if isinstance(domain, Interval):
+        return _interval(domain, role)
+    if isinstance(domain, ValuesIn):
+        return _values_in(domain)
+    if isinstance(domain, Signs):
+        return _signs(domain)
+    if isinstance(domain, Labels):
+        return _labels(domain)
+    if isinstance(domain, OneHotRows):
+        return _one_hot_rows(domain)
+    if isinstance(domain, SimplexRows):
+        return _simplex_rows(domain, role)
+    raise MissingStrategy(f"no strategy for the domain {domain!r}; add one to kind_of")
+
+
+# ---------------------------------------------------------------- parameters
 
 
 class _Default:
@@ -400,61 +305,46 @@ class _PerClass:
 DEFAULT = _Default()
 PER_CLASS = _PerClass()
 
-# The settings each parameter is tested with; every case takes the product over its loss's
-# parameters, so that e.g. label smoothing is tested with and without logits.
+# The settings each parameter name is tried with, as far as the parameter accepts them (alpha
+# is nullable in one loss and not another; power is a float in one and 1 or 2 in another).
+# Every case takes the product over its loss's parameters, so that e.g. label smoothing is tested
+# with and without logits. A parameter not named here is tried at its default.
 PARAM_SETTINGS: dict[str, tuple[Any, ...]] = {
     "from_logits": (False, True),
+    "log_input": (False, True),
+    "predictions_are_labels": (False, True),
     "label_smoothing": (0.0, 0.2),
     "pos_weight": (1.0, 2.5),
     "class_weight": (None, PER_CLASS),
     "ignore_index": (None, -100),
-    "eps": (DEFAULT,),
     "gamma": (0.0, 0.5, 2.0),
-    "alpha": (None, 0.25),
+    "alpha": (None, 0.25, 1.5),
     "delta": (1.0, 0.3),
     "beta": (1.0, 0.3),
     "quantile": (0.5, 0.1, 0.9),
-    "threshold": (0.5, None),
+    "threshold": (0.5, 0.3),
     "smooth": (1e-6, 1.0),
+    "margin": (1.0, 0.5),
+    "power": (DEFAULT, -1, 1, 1.5, 2, 3),
 }
 
 
-def _missing(what: str) -> Kind:
-    def fail(d: Draw) -> Array:
-        raise MissingStrategy(what)
-
-    return Kind(fail, fail)
-
-
-def prediction_kind(spec: LossSpec) -> Kind:
-    kind = PREDICTIONS.get(spec.predictions)
-    if kind is None:
-        return _missing(
-            f"{spec.name}: no generator for predictions {spec.predictions!r}; add one to "
-            "PREDICTIONS in tests/losses/strategies.py"
-        )
-    return kind
+def _accepted(spec: LossSpec, name: str) -> tuple[Any, ...]:
+    param = next(param for param in spec.params if param.name == name)
+    accepted = []
+    for value in PARAM_SETTINGS.get(name, (DEFAULT,)):
+        if value is DEFAULT or isinstance(value, _PerClass):
+            accepted.append(value)
+            continue
+        try:
+            param.bind(value)
+        except ParameterError:
+            continue
+        accepted.append(value)
+    return tuple(accepted)
 
 
-def target_kind(spec: LossSpec) -> Kind:
-    kind = TARGETS.get(spec.targets)
-    if kind is None:
-        return _missing(
-            f"{spec.name}: no generator for targets {spec.targets!r}; add one to TARGETS in "
-            "tests/losses/strategies.py"
-        )
-    return kind
-
-
-def missing_strategies(spec: LossSpec) -> list[str]:
-    """What this module lacks to draw inputs for `spec` (empty when nothing)."""
-    missing = []
-    if spec.predictions not in PREDICTIONS:
-        missing.append(f"PREDICTIONS[{spec.predictions!r}]")
-    if spec.targets not in TARGETS:
-        missing.append(f"TARGETS[{spec.targets!r}]")
-    missing += [f"PARAM_SETTINGS[{p.name!r}]" for p in spec.params if p.name not in PARAM_SETTINGS]
-    return missing
+# ---------------------------------------------------------------- cases
 
 
 def layouts(spec: LossSpec, ndim: int) -> tuple[str, ...]:
@@ -463,9 +353,7 @@ def layouts(spec: LossSpec, ndim: int) -> tuple[str, ...]:
         return ("same",)
     if spec.target_shape == "labels":
         return ("labels",)
-    if spec.target_shape == "same_or_labels":
-        return ("same", "labels")
-    raise MissingStrategy(f"{spec.name}: unknown target_shape {spec.target_shape!r}")
+    return ("same", "labels")
 
 
 @dataclass(frozen=True)
@@ -511,9 +399,9 @@ class Case:
         """Stable per case, so that a failure reproduces and cases do not share draws."""
         return zlib.crc32(self.id.encode())
 
-    def resolve(self, classes: int) -> dict[str, Any]:
+    def resolve(self, classes: int = CLASSES) -> dict[str, Any]:
         declared = {param.name: param.default for param in self.spec.params}
-        resolved = {}
+        resolved = dict(declared)
         for name, value in self.settings:
             if value is DEFAULT:
                 value = declared[name]
@@ -521,6 +409,19 @@ class Case:
                 value = value(classes)
             resolved[name] = value
         return resolved
+
+    def domain(self, role: str, params: Mapping[str, Any] | None = None) -> Domain:
+        """The domain the registry states for this case's predictions or targets."""
+        values = self.spec.predictions if role == "predictions" else self.spec.targets
+        given = resolve(
+            values, self.resolve() if params is None else params, self.ndim, self.layout == "labels"
+        )
+        if given is None:
+            raise MissingStrategy(f"{self.id}: no {role} domain applies")
+        return given.domain
+
+    def kind(self, role: str) -> Kind:
+        return kind_of(self.domain(role), role)
 
     def draw(
         self,
@@ -535,19 +436,16 @@ class Case:
         shape = (samples,) if self.ndim == 1 else (samples, classes)
         params = self.resolve(classes)
         d = Draw(rng, shape, self.layout, self.variant, params)
-        for name, _ in self.settings:
-            if name not in PARAM_SETTINGS:
-                raise MissingStrategy(
-                    f"{self.name}: no settings for parameter {name!r}; add them to "
-                    "PARAM_SETTINGS in tests/losses/strategies.py"
-                )
-        prediction, target = prediction_kind(self.spec), target_kind(self.spec)
-        if extreme:
-            predictions = (prediction.extreme or prediction.draw)(d)
-            targets = (target.extreme or target.draw)(d)
-        else:
-            predictions, targets = prediction.draw(d), target.draw(d)
-        return Inputs(predictions, targets, params)
+        # The variant (hard or soft labels, signs or {0, 1}) is the targets'.
+        plain = Draw(rng, shape, self.layout, "", params)
+        prediction, target = self.kind("predictions"), self.kind("targets")
+        predictions = (prediction.extreme if extreme else prediction.draw)(plain, shape)
+        targets = (target.extreme if extreme else target.draw)(d, d.target_shape)
+        return Inputs(predictions, targets, self._given(params))
+
+    def _given(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters the case sets (the rest keep their defaults)."""
+        return {name: params[name] for name, _ in self.settings}
 
     def context(self, inputs: Inputs) -> Draw:
         """The draw context of `inputs`, for the `Invalid` mutations."""
@@ -557,7 +455,7 @@ class Case:
 
 def _settings(spec: LossSpec) -> Iterator[tuple[tuple[str, Any], ...]]:
     names = [param.name for param in spec.params]
-    choices = [PARAM_SETTINGS.get(name, (DEFAULT,)) for name in names]
+    choices = [_accepted(spec, name) for name in names]
     for values in itertools.product(*choices):
         yield tuple(zip(names, values, strict=True))
 
@@ -565,12 +463,12 @@ def _settings(spec: LossSpec) -> Iterator[tuple[tuple[str, Any], ...]]:
 def cases_of(spec: LossSpec, *, all_settings: bool = True) -> list[Case]:
     """Every case of one loss; with `all_settings=False` only its default parameters."""
     result = []
-    variants = target_kind(spec).variants
     settings = list(_settings(spec)) if all_settings else [()]
     for ndim in spec.ndims:
         for layout in layouts(spec, ndim):
-            for variant in variants:
-                for chosen in settings:
+            for chosen in settings:
+                probe = Case(spec, ndim, layout, "", chosen)
+                for variant in probe.kind("targets").variants:
                     result.append(Case(spec, ndim, layout, variant, chosen))
     return result
 

@@ -7,8 +7,6 @@ input, valid or not, only ever raises the documented `LossError`s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,14 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from strategies import (
+    EXTREME,
     Array,
     Case,
     Inputs,
     all_cases,
     params_of,
-    prediction_kind,
     sample_weight,
-    target_kind,
 )
 
 from service.losses import (
@@ -38,6 +35,7 @@ from service.losses import (
     get_loss,
     loss_names,
 )
+from service.losses.domains import Labels, Signs
 
 ALL_CASES = all_cases()
 DEFAULT_CASES = all_cases(all_settings=False)
@@ -95,13 +93,13 @@ def _integer_form(case: Case) -> tuple[Array | None, Array | None]:
     """Int versions of the case's arrays where integers are valid input (None where not)."""
     inputs = case.draw()
     forms: list[Array | None] = []
-    for array, kind, dtype in (
-        (inputs.predictions, prediction_kind(case.spec), np.int32),
-        (inputs.targets, target_kind(case.spec), np.int64),
+    for array, role, dtype in (
+        (inputs.predictions, "predictions", np.int32),
+        (inputs.targets, "targets", np.int64),
     ):
         if np.array_equal(array, np.round(array)):
             forms.append(array.astype(dtype))
-        elif kind.integral(inputs.params):
+        elif case.kind(role).integral:
             forms.append(np.round(array).astype(dtype))
         else:
             forms.append(None)
@@ -131,137 +129,55 @@ def test_integer_input_is_computed_in_float64(case: Case) -> None:
     _assert_same(got, want)
 
 
-def test_integer_cases_cover_labels_and_regression() -> None:
-    # The integer form is not vacuous: labels, one-hot rows and real values all get one.
-    covered = {case.name for case in INTEGER_CASES}
-    expected = {"mean_squared_error", "poisson", "hinge", "zero_one", "categorical_hinge"}
-    expected |= {"sparse_categorical_cross_entropy", "categorical_cross_entropy", "dice"}
-    assert expected <= covered
+def test_integer_cases_cover_every_kind_of_domain() -> None:
+    # The integer form is not vacuous: labels, one-hot rows, signs and real values all get one.
+    covered = {type(case.domain(role)).__name__ for case in INTEGER_CASES for role in ROLES}
+    assert {"Interval", "Labels", "OneHotRows", "Signs", "ValuesIn"} <= covered
 
 
 # ------------------------------------------------------------------------------ minimum
 
-
-def _zero(targets: Array, params: Mapping[str, Any]) -> Array:
-    return np.zeros(targets.shape[0])
-
-
-def _per_sample(elementwise: Array) -> Array:
-    """(N,) as it is, (N, K) as the row mean: the contract's per-sample loss."""
-    return elementwise if elementwise.ndim == 1 else elementwise.mean(axis=1)
-
-
-def _xlogx(values: Array) -> Array:
-    positive = values > 0
-    return np.where(positive, values * np.log(np.where(positive, values, 1.0)), 0.0)
-
-
-def _binary_entropy(targets: Array, params: Mapping[str, Any]) -> Array:
-    # -(y log p + (1 - y) log(1 - p)) is minimised over p at p = y (Gibbs' inequality), where it
-    # equals the binary entropy of y: 0 for hard labels.
-    return _per_sample(-(_xlogx(targets) + _xlogx(1.0 - targets)))
-
-
-def _row_entropy(targets: Array, params: Mapping[str, Any]) -> Array:
-    # -sum_c y_c log p_c over the simplex is minimised at p = y (Gibbs), where it is the entropy.
-    return -_xlogx(targets).sum(axis=1)
-
-
-def _poisson_minimum(targets: Array, params: Mapping[str, Any]) -> Array:
-    # d/dp (p - y log(p + eps)) = 1 - y / (p + eps) = 0 at p* = y - eps (or p* = 0 when y < eps):
-    # the minimum is p* - y log(p* + eps), about y - y log y, not 0.
-    eps = params.get("eps", 1e-7)
-    best = np.maximum(targets - eps, 0.0)
-    return _per_sample(best - targets * np.log(best + eps))
-
-
-def _same(inputs: Inputs, case: Case) -> Array:
-    return inputs.targets.copy()
-
-
-def _scaled(inputs: Inputs, case: Case) -> Array:
-    return 2.5 * inputs.targets  # cosine ignores the length of the prediction
-
-
-def _signed(inputs: Inputs, case: Case) -> Array:
-    targets = inputs.targets
-    return 2.0 * targets - 1.0 if not (targets == -1.0).any() else targets.copy()
-
-
-def _one_hot_of_labels(inputs: Inputs, case: Case) -> Array:
-    if inputs.targets.ndim == inputs.predictions.ndim:
-        return inputs.targets.copy()
-    return np.eye(inputs.predictions.shape[1])[inputs.targets.astype(int)]
-
-
-@dataclass(frozen=True)
-class Minimum:
-    """A loss's perfect prediction for given targets and the per-sample loss it scores, which no
-    prediction beats. `variants`: the target variants for which that holds (None: all)."""
-
-    perfect: Callable[[Inputs, Case], Array]
-    value: Callable[[Array, Mapping[str, Any]], Array] = _zero
-    variants: tuple[str, ...] | None = None
-
-
-MINIMA: dict[str, Minimum] = {
-    "mean_squared_error": Minimum(_same),
-    "mean_absolute_error": Minimum(_same),
-    "root_mean_squared_error": Minimum(_same),
-    "huber": Minimum(_same),
-    "smooth_l1": Minimum(_same),
-    "quantile": Minimum(_same),
-    "log_cosh": Minimum(_same),
-    "mean_squared_logarithmic_error": Minimum(_same),
-    "mean_absolute_percentage_error": Minimum(_same),
-    "poisson": Minimum(_same, _poisson_minimum),
-    "cosine_similarity": Minimum(_scaled),
-    "binary_cross_entropy": Minimum(_same, _binary_entropy),
-    # With soft labels the focal term moves the minimiser away from p = y: hard labels only.
-    "binary_focal_cross_entropy": Minimum(_same, variants=("hard",)),
-    "hinge": Minimum(_signed),
-    "squared_hinge": Minimum(_signed),
-    "categorical_hinge": Minimum(_same),
-    "zero_one": Minimum(_one_hot_of_labels),
-    "categorical_cross_entropy": Minimum(_same, _row_entropy),
-    "sparse_categorical_cross_entropy": Minimum(_one_hot_of_labels),
-    "kl_divergence": Minimum(_same),
-    "js_divergence": Minimum(_same),
-    # Soft Dice is not minimised at p = y for soft labels (y = 0.5 alone: p = 1 scores 1/3,
-    # p = 0.5 scores 1/2): hard labels only.
-    "dice": Minimum(_same, variants=("hard",)),
-}
-
+ROLES = ("predictions", "targets")
 # Hard labels at p = y sit on the eps clip: -log(1 - eps) is about 1e-7, not 0.
 MINIMUM_ATOL = 1e-6
 
 
-def test_every_loss_states_its_minimum() -> None:
-    assert set(MINIMA) == set(LOSSES), "add the new loss's perfect prediction to MINIMA"
+def _perfect(case: Case, inputs: Inputs) -> Array:
+    """The prediction no other beats, from the targets' domain: the targets themselves; one-hot
+    rows of label targets; scores far past the margin on the targets' side for sign targets."""
+    targets = inputs.targets
+    domain = case.domain("targets")
+    if isinstance(domain, Labels):
+        return np.eye(inputs.predictions.shape[1])[targets.astype(int)]
+    if isinstance(domain, Signs):
+        signs = 2.0 * targets - 1.0 if not (targets == -1.0).any() else targets
+        return EXTREME * signs
+    return targets.copy()
 
 
-MINIMUM_CASES = [
-    case
-    for case in DEFAULT_CASES
-    if case.name in MINIMA
-    and (MINIMA[case.name].variants is None or case.variant in MINIMA[case.name].variants)
-]
+# Soft labels move the minimiser of focal, Dice and Tversky away from p = y, and make the
+# minimum of the cross-entropies the targets' entropy: the exact minimum is checked on hard ones.
+MINIMUM_CASES = [case for case in DEFAULT_CASES if case.variant != "soft"]
 
 
 @pytest.mark.parametrize("case", params_of(MINIMUM_CASES))
 def test_perfect_prediction_scores_the_minimum(case: Case) -> None:
-    minimum = MINIMA[case.name]
     inputs = case.draw()
-    perfect = Inputs(minimum.perfect(inputs, case), inputs.targets, inputs.params)
-    expected = minimum.value(inputs.targets, inputs.params)
+    perfect = Inputs(_perfect(case, inputs), inputs.targets, inputs.params)
     result = _score(case, perfect, reduction="mean")
-    value = float(expected.mean())
-    if case.spec.sqrt_of_mean:
-        value = float(np.sqrt(value))
-    assert result.value == pytest.approx(value, abs=MINIMUM_ATOL)
+    minimum = case.spec.minimum
+    assert result.value is not None
+    if minimum is None:
+        return  # target-dependent: the property below, that nothing beats it, still holds
+    assert result.value == pytest.approx(minimum, abs=MINIMUM_ATOL)
     if "none" in case.spec.reductions:
         losses = _score(case, perfect, reduction="none").losses
-        np.testing.assert_allclose(losses, expected, rtol=0, atol=MINIMUM_ATOL)
+        np.testing.assert_allclose(losses, minimum, rtol=0, atol=MINIMUM_ATOL)
+
+
+def test_minimum_is_stated_for_every_loss_but_poisson() -> None:
+    # None is the exception, for a minimum that depends on the targets; it must stay one.
+    assert [spec.name for spec in LOSSES.values() if spec.minimum is None] == ["poisson"]
 
 
 @pytest.mark.parametrize(
@@ -292,20 +208,21 @@ def test_minimum_that_is_not_zero(
 def test_no_prediction_beats_the_minimum(
     case: Case, seed: int, samples: int, classes: int, mix: float
 ) -> None:
-    minimum = MINIMA[case.name]
     inputs = case.draw(seed, samples=samples, classes=classes)
-    perfect = minimum.perfect(inputs, case)
+    perfect = _perfect(case, inputs)
+    reduction = "none" if "none" in case.spec.reductions else "mean"
+    best = _score(case, Inputs(perfect, inputs.targets, inputs.params), reduction=reduction)
     # Any valid prediction, and any point between it and the perfect one (the domains are convex).
     for predictions in (inputs.predictions, (1.0 - mix) * perfect + mix * inputs.predictions):
         candidate = Inputs(predictions, inputs.targets, inputs.params)
-        reduction = "none" if "none" in case.spec.reductions else "mean"
         result = _score(case, candidate, reduction=reduction)
-        expected = minimum.value(inputs.targets, inputs.params)
         if result.losses is not None:
-            assert (result.losses >= expected - 1e-9).all()
+            assert best.losses is not None
+            assert (result.losses >= best.losses - 1e-9).all()
         else:
             assert result.value is not None
-            assert result.value >= np.sqrt(expected.mean()) - 1e-9
+            assert best.value is not None
+            assert result.value >= best.value - 1e-9
 
 
 # ------------------------------------------------------------------------------ extremes

@@ -708,7 +708,7 @@ CASES: list[Case] = [
         np.where(np.arange(SAMPLES) % 3 == 0, CLASS_TARGETS, (CLASS_TARGETS + 1) % CLASSES),
         CLASS_TARGETS,
         sklearn_mean(sk_zero_one_labels),
-        threshold=None,
+        predictions_are_labels=True,
     ),
     _case(
         "zero_one-2d-labels",
@@ -879,6 +879,298 @@ CASES: list[Case] = [
         "dice-smooth0", "dice", PROBABILITIES_2D, LABELS_2D, per_sample(dice_rows(0.0)), smooth=0.0
     ),
 ]
+
+
+# --- the losses added with the registry as data (issue 14) ----------------------------------------
+
+
+def sk_tweedie(power: float) -> Callable[[FloatArray, FloatArray, FloatArray], float]:
+    def metric(p: FloatArray, y: FloatArray, w: FloatArray) -> float:
+        return float(metrics.mean_tweedie_deviance(y, p, sample_weight=w, power=power))
+
+    return metric
+
+
+def sk_poisson_deviance(p: FloatArray, y: FloatArray, w: FloatArray) -> float:
+    return float(metrics.mean_poisson_deviance(y, p, sample_weight=w))
+
+
+def sk_gamma_deviance(p: FloatArray, y: FloatArray, w: FloatArray) -> float:
+    return float(metrics.mean_gamma_deviance(y, p, sample_weight=w))
+
+
+def sk_brier(p: FloatArray, y: FloatArray, w: FloatArray) -> float:
+    if p.ndim == 1:
+        return float(metrics.brier_score_loss(y, p, sample_weight=w))
+    labels = y.argmax(axis=1) if y.ndim == 2 else y
+    # scikit-learn's multiclass Brier score, unscaled: sum_k (p_k - y_k)^2.
+    return float(
+        metrics.brier_score_loss(
+            labels, p, sample_weight=w, labels=CLASS_LABELS, scale_by_half=False
+        )
+    )
+
+
+def sk_hamming(threshold: float) -> Callable[[FloatArray, FloatArray, FloatArray], float]:
+    def metric(p: FloatArray, y: FloatArray, w: FloatArray) -> float:
+        predicted = (p >= threshold).astype(np.int64)
+        if p.ndim == 1:  # (N,) is K = 1: scikit-learn's multilabel form with one label
+            predicted, y = predicted[:, None], y[:, None]
+        return float(metrics.hamming_loss(y.astype(np.int64), predicted, sample_weight=w))
+
+    return metric
+
+
+def poisson_log_input_formula(z: FloatArray, y: FloatArray) -> FloatArray:
+    # With the rate mu = exp(z): -logpmf(y; mu) - log(y!) = mu - y log mu = exp(z) - y z.
+    return -stats.poisson.logpmf(y, np.exp(z)) - special.gammaln(y + 1.0)
+
+
+def keras_categorical_focal(
+    alpha: float = 0.25, gamma: float = 2.0, from_logits: bool = False, label_smoothing: float = 0.0
+) -> Callable[[FloatArray, FloatArray], FloatArray]:
+    """Keras 3 categorical_focal_crossentropy written out, on rows that sum to 1 (so its
+    renormalisation is the identity): y' = y (1 - s) + s / K, p = softmax(z) with logits,
+    l = sum_c alpha (1 - p_c)^gamma (-y'_c log p_c)."""
+
+    def formula(p: FloatArray, y: FloatArray) -> FloatArray:
+        smoothed = y * (1.0 - label_smoothing) + label_smoothing / y.shape[1]
+        log_p = special.log_softmax(p, axis=1) if from_logits else np.log(p)
+        probs = np.exp(log_p)
+        return (alpha * np.power(1.0 - probs, gamma) * -(smoothed * log_p)).sum(axis=1)
+
+    return formula
+
+
+def tversky_rows(
+    alpha: float, beta: float, smooth: float
+) -> Callable[[FloatArray, FloatArray], FloatArray]:
+    # Salehi et al. 2017, eq. 3, per sample: TP / (TP + alpha FP + beta FN), smoothed.
+    def formula(p: FloatArray, y: FloatArray) -> FloatArray:
+        tp = (p * y).sum(axis=1)
+        fp = (p * (1.0 - y)).sum(axis=1)
+        fn = ((1.0 - p) * y).sum(axis=1)
+        return 1.0 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)
+
+    return formula
+
+
+def torch_multi_margin(
+    margin: float = 1.0, power: int = 1, class_weight: tuple[float, ...] | None = None
+) -> Callable[[FloatArray, FloatArray], FloatArray]:
+    """PyTorch's documented MultiMarginLoss, sample by sample and class by class:
+    l(x, y) = sum_{i != y} w[y] max(0, margin - x[y] + x[i])^p / x.size(0)."""
+
+    def formula(x: FloatArray, y: FloatArray) -> FloatArray:
+        losses = []
+        for scores, label in zip(x, y.astype(np.int64), strict=True):
+            weight = 1.0 if class_weight is None else class_weight[label]
+            terms = [
+                weight * max(0.0, margin - scores[label] + scores[i]) ** power
+                for i in range(len(scores))
+                if i != label
+            ]
+            losses.append(sum(terms) / len(scores))
+        return np.array(losses)
+
+    return formula
+
+
+def soft_margin_formula(p: FloatArray, y: FloatArray) -> FloatArray:
+    # PyTorch's SoftMarginLoss log(1 + exp(-y x)) = logaddexp(0, -y x); {0, 1} read as {-1, 1}.
+    signs = np.where(y == 0.0, -1.0, y)
+    return np.logaddexp(0.0, -signs * p)
+
+
+POSITIVE_1D = rng.gamma(2.0, 1.5, size=(2, SAMPLES)) + 0.05
+POSITIVE_2D = rng.gamma(2.0, 1.5, size=(2, SAMPLES, OUTPUTS)) + 0.05
+HAMMING_PREDICTIONS = np.where(np.arange(SAMPLES * OUTPUTS) % 7 == 0, 0.5, PROBABILITIES_2D.ravel())
+
+NEW_CASES: list[Case] = [
+    _case("tweedie-1d-normal", "tweedie_deviance", *REAL_1D, sklearn_mean(sk_tweedie(0.0))),
+    _case(
+        "tweedie-1d-poisson",
+        "tweedie_deviance",
+        RATES_WITH_ZEROS + 0.1,
+        COUNTS_1D,
+        sklearn_mean(sk_tweedie(1.0)),
+        power=1.0,
+    ),
+    _case(
+        "tweedie-1d-compound",
+        "tweedie_deviance",
+        RATES_1D,
+        COUNTS_1D,
+        sklearn_mean(sk_tweedie(1.5)),
+        power=1.5,
+    ),
+    _case(
+        "tweedie-2d-compound",
+        "tweedie_deviance",
+        RATES_2D,
+        COUNTS_2D,
+        sklearn_mean(raveled(sk_tweedie(1.5))),
+        power=1.5,
+    ),
+    _case(
+        "tweedie-1d-gamma",
+        "tweedie_deviance",
+        *POSITIVE_1D,
+        sklearn_mean(sk_tweedie(2.0)),
+        power=2.0,
+    ),
+    _case(
+        "tweedie-1d-inverse-gaussian",
+        "tweedie_deviance",
+        *POSITIVE_1D,
+        sklearn_mean(sk_tweedie(3.0)),
+        power=3.0,
+    ),
+    _case(
+        "tweedie-1d-negative-power",
+        "tweedie_deviance",
+        POSITIVE_1D[0],
+        REAL_1D[1],
+        sklearn_mean(sk_tweedie(-1.0)),
+        power=-1.0,
+    ),
+    _case(
+        "poisson_deviance-1d",
+        "poisson_deviance",
+        RATES_1D,
+        COUNTS_1D,
+        sklearn_mean(sk_poisson_deviance),
+    ),
+    _case(
+        "poisson_deviance-2d",
+        "poisson_deviance",
+        RATES_2D,
+        COUNTS_2D,
+        sklearn_mean(raveled(sk_poisson_deviance)),
+    ),
+    _case("gamma_deviance-1d", "gamma_deviance", *POSITIVE_1D, sklearn_mean(sk_gamma_deviance)),
+    _case(
+        "gamma_deviance-2d",
+        "gamma_deviance",
+        *POSITIVE_2D,
+        sklearn_mean(raveled(sk_gamma_deviance)),
+    ),
+    _case(
+        "poisson-1d-log_input",
+        "poisson",
+        LOGITS_1D,
+        COUNTS_1D,
+        per_sample(poisson_log_input_formula),
+        log_input=True,
+    ),
+    _case("brier-1d", "brier", PROBABILITIES_1D, LABELS_1D, sklearn_mean(sk_brier)),
+    _case("brier-2d-one-hot", "brier", CLASS_PROBABILITIES, ONE_HOT, sklearn_mean(sk_brier)),
+    _case("brier-2d-labels", "brier", CLASS_PROBABILITIES, CLASS_TARGETS, sklearn_mean(sk_brier)),
+    _case(
+        "categorical_focal",
+        "categorical_focal_cross_entropy",
+        CLASS_PROBABILITIES,
+        ONE_HOT,
+        per_sample(keras_categorical_focal()),
+    ),
+    _case(
+        "categorical_focal-gamma0-is-cce",
+        "categorical_focal_cross_entropy",
+        CLASS_PROBABILITIES,
+        SOFT_ROWS,
+        per_sample(lambda p, y: 0.5 * cross_entropy_rows()(p, y)),
+        gamma=0.0,
+        alpha=0.5,
+    ),
+    _case(
+        "categorical_focal-logits-soft-smoothing",
+        "categorical_focal_cross_entropy",
+        CLASS_LOGITS,
+        SOFT_ROWS,
+        per_sample(keras_categorical_focal(1.5, 1.0, from_logits=True, label_smoothing=0.1)),
+        alpha=1.5,
+        gamma=1.0,
+        from_logits=True,
+        label_smoothing=0.1,
+    ),
+    # eps = 1e-3 clips as categorical_cross_entropy does: p_c = 0 costs alpha (1 - eps)^gamma
+    # (-log eps).
+    _case(
+        "categorical_focal-eps",
+        "categorical_focal_cross_entropy",
+        SPARSE_ROWS,
+        ONE_HOT,
+        per_sample(lambda p, y: keras_categorical_focal()(np.clip(p, 1e-3, 1.0 - 1e-3), y)),
+        eps=1e-3,
+    ),
+    _case(
+        "tversky",
+        "tversky",
+        PROBABILITIES_2D,
+        LABELS_2D,
+        per_sample(tversky_rows(0.5, 0.5, 1e-6)),
+    ),
+    _case(
+        "tversky-alpha-beta-smooth-soft",
+        "tversky",
+        PROBABILITIES_2D,
+        SOFT_2D,
+        per_sample(tversky_rows(0.3, 0.7, 1.0)),
+        alpha=0.3,
+        beta=0.7,
+        smooth=1.0,
+    ),
+    # alpha = beta = 1/2 is soft Dice with smooth 2 s (the contract's identity).
+    _case(
+        "tversky-half-is-dice",
+        "tversky",
+        PROBABILITIES_2D,
+        LABELS_2D,
+        per_sample(dice_rows(0.5)),
+        smooth=0.25,
+    ),
+    _case("hamming-1d", "hamming", PROBABILITIES_1D, LABELS_1D, sklearn_mean(sk_hamming(0.5))),
+    _case(
+        "hamming-2d-threshold",
+        "hamming",
+        HAMMING_PREDICTIONS.reshape(SAMPLES, OUTPUTS),
+        LABELS_2D,
+        sklearn_mean(sk_hamming(0.3)),
+        threshold=0.3,
+    ),
+    _case(
+        "hamming-2d-labels",
+        "hamming",
+        (PROBABILITIES_2D >= 0.5).astype(np.float64),
+        LABELS_2D,
+        sklearn_mean(sk_hamming(0.5)),
+        predictions_are_labels=True,
+    ),
+    _case(
+        "multi_margin",
+        "multi_margin",
+        CLASS_SCORES,
+        CLASS_TARGETS,
+        per_sample(torch_multi_margin()),
+    ),
+    _case(
+        "multi_margin-squared-margin-class_weight",
+        "multi_margin",
+        CLASS_SCORES,
+        CLASS_TARGETS,
+        per_sample(torch_multi_margin(0.5, 2, CLASS_WEIGHT)),
+        margin=0.5,
+        power=2,
+        class_weight=CLASS_WEIGHT,
+    ),
+    _case(
+        "soft_margin-1d-signs", "soft_margin", SCORES_1D, SIGNS_1D, per_sample(soft_margin_formula)
+    ),
+    _case(
+        "soft_margin-2d-01", "soft_margin", SCORES_2D, LABELS_2D, per_sample(soft_margin_formula)
+    ),
+]
+CASES += NEW_CASES
 
 CASE_IDS = [case.id for case in CASES]
 SUMMABLE = [case for case in CASES if "sum" in get_loss(case.loss).reductions]
@@ -1357,3 +1649,164 @@ def test_evaluate_many_with_zero_one_has_no_total_gradient() -> None:
     expected += 0.5 * metrics.zero_one_loss(CLASS_TARGETS, CLASS_PROBABILITIES.argmax(axis=1))
     np.testing.assert_allclose(composite.total.value, expected, rtol=RTOL)
     assert composite.total.gradient is None
+
+
+# Computed once with PyTorch 2.13 (CPU, float64): the loss written in torch (F.soft_margin_loss,
+# F.multi_margin_loss, F.poisson_nll_loss(log_input=True, full=False), or the formula for the
+# losses torch lacks) on these inputs, value = the mean, gradient by autograd (.backward()).
+# torch is not a test dependency, so the numbers are kept here with the inputs they came from.
+SCORES = [[2.0, 0.5, -1.0], [0.3, 0.2, 0.9], [0.1, 1.2, 0.4], [0.0, 0.3, 0.25]]
+PROBS = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4], [0.25, 0.25, 0.5]]
+ONE_HOT_4 = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+
+
+@pytest.mark.parametrize(
+    ("name", "predictions", "targets", "params", "value", "gradient"),
+    [
+        pytest.param(
+            "soft_margin",
+            [0.8, -0.3, 1.5, -2.0, 0.1],
+            [1.0, -1.0, 1.0, 1.0, -1.0],
+            {},
+            0.7996387719031202,
+            [
+                -0.06200510377447751,
+                0.08511149663766822,
+                -0.036485104761271266,
+                -0.1761594155955765,
+                0.104995837495788,
+            ],
+            id="soft_margin",
+        ),
+        pytest.param(
+            "multi_margin",
+            SCORES,
+            [0, 2, 1, 2],
+            {},
+            0.22499999999999998,
+            [
+                [0.0, 0.0, 0.0],
+                [0.08333333333333333, 0.08333333333333333, -0.16666666666666666],
+                [0.0, -0.08333333333333333, 0.08333333333333333],
+                [0.08333333333333333, 0.08333333333333333, -0.16666666666666666],
+            ],
+            id="multi_margin",
+        ),
+        pytest.param(
+            "multi_margin",
+            SCORES,
+            [0, 2, 1, 2],
+            {"power": 2, "margin": 0.5, "class_weight": [0.5, 2.0, 1.0]},
+            0.03041666666666667,
+            [
+                [0.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0],
+                [0.041666666666666664, 0.09166666666666667, -0.13333333333333333],
+            ],
+            id="multi_margin_p2_w",
+        ),
+        pytest.param(
+            "poisson",
+            [0.5, -1.0, 1.2, 0.0],
+            [1.0, 0.0, 4.0, 2.0],
+            {"log_input": True},
+            0.2591794086520295,
+            [0.16218031767503205, 0.09196986029286058, -0.1699707693158632, -0.25],
+            id="poisson_log_input",
+        ),
+        pytest.param(
+            "categorical_focal_cross_entropy",
+            SCORES,
+            ONE_HOT_4,
+            {"from_logits": True},
+            0.04652139343281389,
+            [
+                [-0.0017052921300261753, 0.0013942033199632938, 0.0003110888100628823],
+                [0.010377774481825721, 0.009390198667094654, -0.019767973148920377],
+                [0.005571027609589959, -0.013091128295644048, 0.007520100686054093],
+                [0.015368588900468928, 0.02074542508731278, -0.036114013987781704],
+            ],
+            id="categorical_focal_logits",
+        ),
+        pytest.param(
+            "categorical_focal_cross_entropy",
+            PROBS,
+            ONE_HOT_4,
+            {},
+            0.16627675872120987,
+            [
+                [-0.021411024683416758, 0.0, 0.0],
+                [0.0, 0.0, -0.76529082296183],
+                [0.0, -0.20743095371185272, 0.0],
+                [0.0, 0.0, -0.07457169878499659],
+            ],
+            id="categorical_focal_probs",
+        ),
+        pytest.param(
+            "tversky",
+            [[0.9, 0.1, 0.8], [0.2, 0.7, 0.6], [0.5, 0.5, 0.05]],
+            [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]],
+            {"alpha": 0.3, "beta": 0.7},
+            0.45724879753404063,
+            [
+                [-0.12665171872441403, 0.04516949854987258, -0.12665171872441403],
+                [0.037983918030523096, -0.14219616475501773, -0.14219616475501773],
+                [0.0048533962460635, 0.0048533962460635, -0.32355350515928816],
+            ],
+            id="tversky",
+        ),
+        pytest.param(
+            "tweedie_deviance",
+            [1.0, 2.5, 0.5, 4.0],
+            [1.0, 3.0, 0.0, 5.0],
+            {"power": 1.5},
+            0.7493746372344309,
+            [0.0, -0.06324555320336755, 0.7071067811865475, -0.0625],
+            id="tweedie_1.5",
+        ),
+        pytest.param(
+            "gamma_deviance",
+            [1.0, 2.5, 0.5, 4.0],
+            [1.5, 3.0, 0.5, 5.0],
+            {},
+            0.06953489189183559,
+            [-0.25, -0.04000000000000001, 0.0, -0.03125],
+            id="gamma_deviance",
+        ),
+        pytest.param(
+            "poisson_deviance",
+            [1.0, 2.5, 0.5, 4.0],
+            [1.0, 3.0, 0.0, 5.0],
+            {},
+            0.3313412134764562,
+            [0.0, -0.09999999999999998, 0.5, -0.125],
+            id="poisson_deviance",
+        ),
+        pytest.param(
+            "brier",
+            PROBS,
+            ONE_HOT_4,
+            {},
+            0.6787500000000001,
+            [
+                [-0.15000000000000002, 0.1, 0.05],
+                [0.05, 0.4, -0.45],
+                [0.15, -0.35, 0.2],
+                [0.125, 0.125, -0.25],
+            ],
+            id="brier_2d",
+        ),
+    ],
+)
+def test_value_and_gradient_match_pytorch_autograd(
+    name: str,
+    predictions: Any,
+    targets: Any,
+    params: dict[str, Any],
+    value: float,
+    gradient: Any,
+) -> None:
+    result = evaluate(name, predictions, targets, **params)
+    assert result.value == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(result.gradient, gradient, rtol=1e-10, atol=1e-15)

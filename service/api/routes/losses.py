@@ -91,11 +91,11 @@ def _description(spec: LossSpec) -> str:
         + f"): {param.description}"
         for param in spec.params
     )
-    aliases = ", ".join(f"`{alias}`" for alias in spec.aliases) or "none"
+    aliases = ", ".join(f"`{alias}`" for alias in (*spec.aliases, *spec.names)) or "none"
     return (
         f"{spec.summary}\n\nPer-sample loss: `{spec.formula}`\n\n"
-        f"Predictions: {spec.predictions}; shapes {' or '.join(spec.shapes)}.\n"
-        f"Targets: {spec.targets}.\n\nReductions: {', '.join(spec.reductions)}. "
+        f"Predictions: {spec.predictions_text}; shapes {' or '.join(spec.shapes)}.\n"
+        f"Targets: {spec.targets_text}.\n\nReductions: {', '.join(spec.reductions)}. "
         f"Gradient: {'yes' if spec.differentiable else 'no (null)'}. Aliases: {aliases}."
         + (f"\n\nParameters:{params}" if params else "")
     )
