@@ -124,9 +124,9 @@ class LossSpec:
 
 @dataclass(frozen=True)
 class Elsewhere:
-    """A name that means another function in a library users know, and what computes it here."""
+    """Names that mean another function in a library users know, and what computes it here."""
 
-    name: str
+    names: tuple[str, ...]
     means: str
     use: str
     losses: tuple[str, ...]
@@ -650,80 +650,48 @@ _SPECS: tuple[LossSpec, ...] = (
     ),
 )
 
-# Names that mean another function in Keras, PyTorch, scikit-learn or SciPy.
+# Names that mean another function in Keras, PyTorch, torchvision or SciPy.
 ELSEWHERE: tuple[Elsewhere, ...] = (
     Elsewhere(
-        "cross_entropy",
-        "PyTorch's cross_entropy takes logits",
+        ("cross_entropy", "CrossEntropyLoss"),
+        "PyTorch's cross_entropy (CrossEntropyLoss) takes logits",
         "sparse_categorical_cross_entropy with from_logits: true (class-index targets), or "
         "categorical_cross_entropy with from_logits: true (class-probability targets)",
         ("sparse_categorical_cross_entropy", "categorical_cross_entropy"),
     ),
     Elsewhere(
-        "CrossEntropyLoss",
-        "PyTorch's CrossEntropyLoss takes logits",
-        "sparse_categorical_cross_entropy with from_logits: true (class-index targets), or "
-        "categorical_cross_entropy with from_logits: true (class-probability targets)",
-        ("sparse_categorical_cross_entropy", "categorical_cross_entropy"),
-    ),
-    Elsewhere(
-        "nll_loss",
-        "PyTorch's nll_loss takes log-probabilities and class indices",
+        ("nll_loss", "NLLLoss"),
+        "PyTorch's nll_loss (NLLLoss) takes log-probabilities and class indices",
         "sparse_categorical_cross_entropy with from_logits: true (the log-softmax of "
         "log-probabilities is themselves)",
         ("sparse_categorical_cross_entropy",),
     ),
     Elsewhere(
-        "NLLLoss",
-        "PyTorch's NLLLoss takes log-probabilities and class indices",
-        "sparse_categorical_cross_entropy with from_logits: true (the log-softmax of "
-        "log-probabilities is themselves)",
-        ("sparse_categorical_cross_entropy",),
-    ),
-    Elsewhere(
-        "kl_div",
-        "PyTorch's kl_div takes log-probabilities as its input",
+        ("kl_div", "KLDivLoss"),
+        "PyTorch's kl_div (KLDivLoss) takes log-probabilities as its input",
         "kl_divergence with from_logits: true (its reduction mean is PyTorch's 'batchmean')",
         ("kl_divergence",),
     ),
     Elsewhere(
-        "KLDivLoss",
-        "PyTorch's KLDivLoss takes log-probabilities as its input",
-        "kl_divergence with from_logits: true (its reduction mean is PyTorch's 'batchmean')",
-        ("kl_divergence",),
-    ),
-    Elsewhere(
-        "binary_cross_entropy_with_logits",
-        "PyTorch's binary_cross_entropy_with_logits takes logits",
+        ("binary_cross_entropy_with_logits", "BCEWithLogitsLoss"),
+        "PyTorch's binary_cross_entropy_with_logits (BCEWithLogitsLoss) takes logits",
         "binary_cross_entropy with from_logits: true",
         ("binary_cross_entropy",),
     ),
     Elsewhere(
-        "BCEWithLogitsLoss",
-        "PyTorch's BCEWithLogitsLoss takes logits",
-        "binary_cross_entropy with from_logits: true",
-        ("binary_cross_entropy",),
-    ),
-    Elsewhere(
-        "poisson_nll_loss",
-        "PyTorch's poisson_nll_loss reads log-rates by default",
+        ("poisson_nll_loss", "PoissonNLLLoss"),
+        "PyTorch's poisson_nll_loss (PoissonNLLLoss) reads log-rates by default",
         "poisson with log_input: true (PyTorch's full=False)",
         ("poisson",),
     ),
     Elsewhere(
-        "PoissonNLLLoss",
-        "PyTorch's PoissonNLLLoss reads log-rates by default",
-        "poisson with log_input: true (PyTorch's full=False)",
-        ("poisson",),
-    ),
-    Elsewhere(
-        "sigmoid_focal_loss",
+        ("sigmoid_focal_loss",),
         "torchvision's sigmoid_focal_loss takes logits and balances with alpha 0.25",
         "binary_focal_cross_entropy with from_logits: true and alpha: 0.25",
         ("binary_focal_cross_entropy",),
     ),
     Elsewhere(
-        "jensenshannon",
+        ("jensenshannon",),
         "SciPy's jensenshannon is a distance, the square root of the divergence",
         "js_divergence, its square (natural log)",
         ("js_divergence",),
@@ -748,7 +716,7 @@ _BY_KEY: Mapping[str, LossSpec] = MappingProxyType(
     {normalize_name(known): spec for spec in _SPECS for known in _every_name(spec)}
 )
 _ELSEWHERE_BY_KEY: Mapping[str, Elsewhere] = MappingProxyType(
-    {normalize_name(entry.name): entry for entry in ELSEWHERE}
+    {normalize_name(name): entry for entry in ELSEWHERE for name in entry.names}
 )
 
 
