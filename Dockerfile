@@ -29,6 +29,9 @@ COPY pyproject.toml README.md ./
 COPY service ./service
 RUN pip install --no-deps . \
     && loss-service --help > /dev/null
+# matplotlib's font cache, built once here: the running container's root is read-only and its
+# user has no home, so matplotlib would otherwise rebuild it in a temporary folder at every start.
+RUN MPLCONFIGDIR=/opt/matplotlib python3 -c "import matplotlib.font_manager"
 
 
 FROM ${BASE_IMAGE} AS runtime

@@ -179,6 +179,12 @@ with urllib.request.urlopen(request, timeout=10) as response:
     assert response.headers["X-Request-ID"] == "container-test", dict(response.headers)
 assert abs(result["value"] - 4 / 3) < 1e-12, result
 print(f"POST /v1/losses/mse -> value {result['value']:.6f}, count {result['count']}")
+# A plot: matplotlib draws under a read-only root, with its font cache from the image.
+with urllib.request.urlopen(f"{base}/v1/losses/huber/plot?delta=2", timeout=30) as response:
+    picture = response.read()
+    assert response.headers["Content-Type"] == "image/svg+xml", dict(response.headers)
+assert b"huber (delta=2.0)" in picture, picture[:200]
+print(f"GET /v1/losses/huber/plot -> {len(picture)} bytes of SVG")
 PY
 
 # 6. Stop it: SIGTERM, and the service must exit 0 on its own within the grace period.

@@ -28,7 +28,7 @@ from .metrics import Metrics
 from .middleware import RequestContextMiddleware
 from .openapi import TITLE, build_openapi
 from .problems import install_handlers
-from .routes import evaluate, losses, operations
+from .routes import evaluate, losses, operations, pictures
 
 __all__ = ["create_app"]
 
@@ -125,8 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.ready = True
     app.include_router(losses.router)
+    app.include_router(pictures.router)
     app.include_router(evaluate.router)
     app.include_router(operations.router)
+    app.include_router(pictures.page)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(GzipResponses)
     install_handlers(app)
