@@ -7,7 +7,7 @@ LOCK := requirements/dev.lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck pytest lock openapi generated bench bench-http bench-datasets clean
+.PHONY: serve test lint typecheck pytest lock openapi generated gallery bench bench-http bench-datasets bench-plots clean
 .PHONY: deploy-tools lint-deploy container-test
 
 # The stamp is newer than the lock and pyproject once the venv matches them.
@@ -42,10 +42,13 @@ lock:
 openapi: $(STAMP)
 	$(BIN)/loss-service openapi > openapi.json
 
-# Everything generated from the registry: openapi.json and the README's loss table (tests check
-# that both are current).
-generated: openapi
+# Everything generated from the registry: openapi.json, the README's loss table and its gallery
+# of plots in docs/plots (tests check that all are current).
+generated: openapi gallery
 	$(BIN)/python -m service.catalogue README.md
+
+gallery: $(STAMP)
+	$(BIN)/python -m service.plots docs/plots README.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/core.py
@@ -59,12 +62,17 @@ bench-http: $(STAMP)
 bench-datasets: $(STAMP)
 	$(BIN)/python bench/datasets.py
 
+# The pictures (bench/README.md): cold and cached plots, and the size of the page at /.
+bench-plots: $(STAMP)
+	$(BIN)/python bench/plots.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
 
 # Debian packages behind the deployment checks (command=package), installed when missing: CI
-# starts from a machine with python3 and make. nginx serves tests/deploy/test_nginx.py.
-DEPLOY_TOOLS := docker-compose=docker-compose nginx=nginx
+# starts from a machine with python3 and make. nginx serves tests/deploy/test_nginx.py; Chromium
+# and its driver, tests/ui (the page at /).
+DEPLOY_TOOLS := docker-compose=docker-compose nginx=nginx chromium=chromium chromedriver=chromium-driver
 
 deploy-tools:
 	@bash deploy/ensure-debian-packages.sh $(DEPLOY_TOOLS)
