@@ -270,13 +270,19 @@ def curves(name: str, params: Mapping[str, Any], targets: tuple[float, ...] | No
     return _one_dimensional(spec, bound, targets)
 
 
+def _text(value: Any) -> str:
+    """A parameter's value as a client writes it in JSON: true, null, 0.5."""
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _parameters_text(spec: LossSpec, params: Mapping[str, Any]) -> str:
-    shown = []
-    for param in spec.params:
-        value = params.get(param.name, param.default)
-        if param.name == "eps" or param.type == "float_list":
-            continue
-        shown.append(f"{param.name}={value if not isinstance(value, bool) else str(value).lower()}")
+    shown = [
+        f"{param.name}={_text(params.get(param.name, param.default))}"
+        for param in spec.params
+        if param.name != "eps" and param.type != "float_list"
+    ]
     return ", ".join(shown)
 
 
@@ -323,6 +329,9 @@ def _draw(spec: LossSpec, params: Mapping[str, Any], picture: Picture, fmt: Form
     title = spec.name + (f" ({parameters})" if parameters else "")
     if not spec.differentiable:
         title += ": not differentiable, no gradient"
+    if len(title) > 80:  # wider than the figure at this size: the parameters on a line of their own
+        title = title.replace(" (", "\n(", 1)
+        figure.subplots_adjust(top=0.72)
     figure.suptitle(title, fontsize=11)
     buffer = io.BytesIO()
     metadata = {"Date": None} if fmt == "svg" else {"Software": None}

@@ -25,7 +25,6 @@ from strategies import (
 )
 
 from service.losses import (
-    LOSSES,
     REDUCTIONS,
     LossError,
     LossResult,
@@ -173,11 +172,6 @@ def test_perfect_prediction_scores_the_minimum(case: Case) -> None:
     if "none" in case.spec.reductions:
         losses = _score(case, perfect, reduction="none").losses
         np.testing.assert_allclose(losses, minimum, rtol=0, atol=MINIMUM_ATOL)
-
-
-def test_minimum_is_stated_for_every_loss_but_poisson() -> None:
-    # None is the exception, for a minimum that depends on the targets; it must stay one.
-    assert [spec.name for spec in LOSSES.values() if spec.minimum is None] == ["poisson"]
 
 
 @pytest.mark.parametrize(
