@@ -18,12 +18,15 @@ from .arrays import (
 from .arrow import ARROW, ARROW_STREAM, ArrowCodec
 from .body import (
     RESPONSE_GZIP_LEVEL,
+    RESPONSE_GZIP_MAX_REQUEST_BYTES,
     RESPONSE_GZIP_MIN_BYTES,
+    RESPONSE_UNCOMPRESSED_TYPES,
     GzipDecoder,
     accepts_gzip,
     check_content_length,
     content_coding,
     read_body,
+    refuses_identity,
 )
 from .codecs import (
     CODECS,
@@ -57,7 +60,9 @@ __all__ = [
     "JSON",
     "MSGPACK",
     "RESPONSE_GZIP_LEVEL",
+    "RESPONSE_GZIP_MAX_REQUEST_BYTES",
     "RESPONSE_GZIP_MIN_BYTES",
+    "RESPONSE_UNCOMPRESSED_TYPES",
     "ArrayEncoding",
     "ArrayFormatError",
     "ArrayInput",
@@ -92,6 +97,7 @@ __all__ = [
     "loc_text",
     "pack_float_array",
     "read_body",
+    "refuses_identity",
     "shorten",
     "show",
 ]

@@ -20,12 +20,15 @@ from .errors import BodyTooLargeError, MalformedBodyError, UnsupportedMediaTypeE
 
 __all__ = [
     "RESPONSE_GZIP_LEVEL",
+    "RESPONSE_GZIP_MAX_REQUEST_BYTES",
     "RESPONSE_GZIP_MIN_BYTES",
+    "RESPONSE_UNCOMPRESSED_TYPES",
     "GzipDecoder",
     "accepts_gzip",
     "check_content_length",
     "content_coding",
     "read_body",
+    "refuses_identity",
 ]
 
 # zlib's wbits for a gzip header and trailer (16 + the largest window).
@@ -37,6 +40,13 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 RESPONSE_GZIP_LEVEL = 1
 # Below about one packet compression saves nothing worth its CPU.
 RESPONSE_GZIP_MIN_BYTES = 1024
+# Above this request size the response (whose arrays are the request's, as JSON text: ~1x to 2x
+# its size) is not compressed unless the client refuses identity: gzip level 1 runs at ~60 MB/s
+# here for 2x on float digits, which costs more time than it saves on any link faster than
+# ~250 Mbit/s, and loopback or a data-centre link is faster (bench/README.md, issue 17).
+RESPONSE_GZIP_MAX_REQUEST_BYTES = 64 * 1024
+# Never worth compressing: raw doubles and Arrow buffers gain ~1.1x (PNG is Starlette's default).
+RESPONSE_UNCOMPRESSED_TYPES = ("application/msgpack", "application/vnd.apache.arrow.stream")
 
 
 def _too_large(limit: int, what: str) -> BodyTooLargeError:
@@ -80,6 +90,19 @@ def accepts_gzip(header: str | None) -> bool:
         if coding in ("gzip", "x-gzip"):
             return quality(entry) > 0
     return False
+
+
+def refuses_identity(header: str | None) -> bool:
+    """Whether an Accept-Encoding header rules out an uncompressed answer (RFC 9110 12.5.3):
+    identity;q=0, or *;q=0 without identity named."""
+    star = None
+    for entry in (header or "").split(","):
+        coding = entry.split(";", 1)[0].strip().lower()
+        if coding == "identity":
+            return quality(entry) == 0
+        if coding == "*":
+            star = quality(entry)
+    return star == 0
 
 
 # Decompressed bytes a gzip body may occupy while it streams in; past this the decoder only
