@@ -84,10 +84,13 @@ from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from typing import Any
 
+import httpx
 import msgpack
 import numpy as np
 import numpy.typing as npt
 import orjson
+
+from service.client import LossClient
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -112,6 +115,9 @@ class Payload:
     content_type: str
     accept: str
     floor: Callable[[bytes], tuple[int, dict[str, float]]]
+    # How the project's LossClient sends these arrays: its wire and typed-array threshold.
+    client_wire: str = "json"
+    client_typed_threshold: int = 0
 
 
 def mse_with_gradient(predictions: Array, targets: Array) -> tuple[float, Array]:
@@ -201,9 +207,17 @@ def payloads(predictions: Array, targets: Array) -> list[Payload]:
             JSON,
             JSON,
             floor_json,
+            client_typed_threshold=2**62,  # never typed: JSON lists
         ),
         Payload("base64 typed arrays", orjson.dumps(typed_text), JSON, JSON, floor_base64),
-        Payload("MessagePack", msgpack.packb(typed_bytes), MSGPACK, MSGPACK, floor_msgpack),
+        Payload(
+            "MessagePack",
+            msgpack.packb(typed_bytes),
+            MSGPACK,
+            MSGPACK,
+            floor_msgpack,
+            client_wire="msgpack",
+        ),
     ]
 
 
@@ -382,6 +396,10 @@ class Server:
     log: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
 
     def start(self) -> None:
         with self.log.open("wb") as log:
@@ -697,6 +715,11 @@ class Results:
     raw: dict[str, list[float]] = field(default_factory=dict)  # RawEcho round trips
     naive: list[float] = field(default_factory=list)
     gzip: list[float] = field(default_factory=list)
+    # Real clients: httpx with its default headers, httpx asking for identity, LossClient.
+    httpx_defaults: dict[str, list[float]] = field(default_factory=dict)
+    httpx_identity: dict[str, list[float]] = field(default_factory=dict)
+    httpx_encoding: dict[str, str] = field(default_factory=dict)
+    loss_client: dict[str, list[float]] = field(default_factory=dict)
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # body, response
     gzip_size: int = 0
     idle_kib: int = 0
@@ -848,6 +871,23 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
         )
         lines.append(f"| {payload.name} | {cells} |")
 
+    lines += [
+        "",
+        "| real clients (median ms) | minimal client, identity | httpx defaults | httpx identity "
+        "| LossClient | floor + raw TCP | LossClient / (floor + raw TCP) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for payload in formats:
+        least = median_ms(results.floors[payload.name]) + median_ms(results.raw[payload.name])
+        client_ms = median_ms(results.loss_client[payload.name])
+        lines.append(
+            f"| {payload.name} | {median_ms(results.service[payload.name]):.1f} "
+            f"| {median_ms(results.httpx_defaults[payload.name]):.1f} "
+            f"({results.httpx_encoding[payload.name]}) "
+            f"| {median_ms(results.httpx_identity[payload.name]):.1f} | {client_ms:.1f} "
+            f"| {least:.1f} | {client_ms / least:.2f} |"
+        )
+
     json_name = formats[0].name
     service_json = median_ms(results.service[json_name])
     floor_json_ms = median_ms(results.floors[json_name])
@@ -859,6 +899,11 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
     msgpack_floor = median_ms(results.floors[formats[2].name])
     msgpack_raw = median_ms(results.raw[formats[2].name])
     msgpack_ratio = msgpack_ms / msgpack_floor
+    client_ratio = median_ms(results.loss_client[formats[2].name]) / (msgpack_floor + msgpack_raw)
+
+    def defaults_ratio(name: str) -> float:
+        return median_ms(results.httpx_defaults[name]) / median_ms(results.httpx_identity[name])
+
     one, bare, two, quiet = (
         results.load(name) for name in ("service", "bare", "workers 2", "no access log")
     )
@@ -891,6 +936,19 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
             f"{msgpack_ratio:.2f}",
             "<= 1.5",
             verdict(msgpack_ratio <= 1.5),
+        ),
+        (
+            "3. MessagePack: LossClient round trip / (floor + raw TCP round trip)",
+            f"{median_ms(results.loss_client[formats[2].name]):.1f} ms / "
+            f"({msgpack_floor:.1f} + {msgpack_raw:.1f} ms) = {client_ratio:.2f}",
+            "<= 1.5",
+            verdict(client_ratio <= 1.5),
+        ),
+        (
+            "1-3. httpx with its default headers / httpx with Accept-Encoding: identity",
+            ", ".join(f"{payload.name} {defaults_ratio(payload.name):.2f}" for payload in formats),
+            "<= 1.05",
+            verdict(all(defaults_ratio(payload.name) <= 1.05 for payload in formats)),
         ),
         (
             "3. the least any HTTP server could reach here: (floor + raw TCP round trip) / floor",
@@ -1071,6 +1129,20 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
         stack.callback(to_service.close)
         stack.callback(to_baseline.close)
         stack.callback(echo.close)
+        # Real clients, kept alive as a user keeps them: httpx with its default headers (it asks
+        # for gzip, as requests, curl --compressed and browsers do) and the project's LossClient.
+        real = stack.enter_context(httpx.Client(base_url=service.base, timeout=300))
+        loss_clients = {
+            payload.name: stack.enter_context(
+                LossClient(
+                    service.base,
+                    timeout=300,
+                    wire=payload.client_wire,  # type: ignore[arg-type]
+                    typed_threshold=payload.client_typed_threshold,
+                )
+            )
+            for payload in formats
+        }
         json_payload = formats[0]
         headers = {"Content-Type": JSON, "Accept": JSON}
         _, response = round_trip(to_service, MSE, json_payload.body, headers)
@@ -1117,6 +1189,24 @@ def measure(args: argparse.Namespace) -> tuple[Results, list[Payload]]:
                 results.transfer.setdefault(payload.name, []).append(elapsed)
                 raw_seconds = echo.round_trip(payload.body, response_size)
                 results.raw.setdefault(payload.name, []).append(raw_seconds)
+                for label, extra, into in (
+                    ("defaults", {}, results.httpx_defaults),
+                    ("identity", {"Accept-Encoding": "identity"}, results.httpx_identity),
+                ):
+                    started = time.perf_counter()
+                    answer = real.post(MSE, content=payload.body, headers={**headers, **extra})
+                    answer.read()
+                    into.setdefault(payload.name, []).append(time.perf_counter() - started)
+                    if label == "defaults":
+                        encoding = answer.headers.get("content-encoding", "identity")
+                        results.httpx_encoding[payload.name] = encoding
+                started = time.perf_counter()
+                result = loss_clients[payload.name].evaluate("mse", predictions, targets)
+                results.loss_client.setdefault(payload.name, []).append(
+                    time.perf_counter() - started
+                )
+                assert result.value is not None
+                assert math.isclose(result.value, expected_value, rel_tol=1e-12)
             elapsed, _ = round_trip(to_baseline, MSE, json_payload.body, {"Content-Type": JSON})
             results.naive.append(elapsed)
             elapsed, _ = round_trip(to_service, MSE, json_payload.body, gzip_headers)

@@ -58,8 +58,19 @@ def test_bench_http_prints_every_measure() -> None:
         "4. 16 values at c=4: service / bare FastAPI",
         "5. peak RSS (VmHWM) / JSON body",
         "6. --workers 2 / --workers 1 (request 4)",
+        "3. MessagePack: LossClient round trip / (floor + raw TCP round trip)",
+        "1-3. httpx with its default headers / httpx with Accept-Encoding: identity",
     ):
         assert f"| {measure} |" in output, measure
+    # The real clients' table: a row per wire, httpx's answer encoding named.
+    real = output[output.index("| real clients (median ms) |") :].split("\n\n")[0]
+    rows = real.splitlines()[2:]
+    assert [row.split("|")[1].strip() for row in rows] == [
+        "JSON lists",
+        "base64 typed arrays",
+        "MessagePack",
+    ]
+    assert all("(identity)" in row or "(gzip)" in row for row in rows), real
     assert "(python)" in output
     # The servers' CPU time per request, read from /proc around each load test.
     cpu = re.search(
