@@ -41,12 +41,33 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from service.losses import LOSSES, LossSpec, UnknownLossError, evaluate, get_loss
+
+# Run as a script, this directory comes first on sys.path, where bench/http.py would stand in for
+# the standard library's http package (which torch's imports reach): move it to the end.
+BENCH = Path(__file__).resolve().parent
+if sys.path and Path(sys.path[0]).resolve() == BENCH:
+    sys.path.append(sys.path.pop(0))
+try:  # the torch column: only where torch is installed (pip install torch==2.13.0)
+    import torch
+    from torch_losses import TORCH_LOSSES
+except ImportError:
+    torch = None  # type: ignore[assignment]
+    TORCH_LOSSES = {}
+
+# Rows besides each registry example: the same loss on logits, which PyTorch users compare with.
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "binary_cross_entropy": [{"from_logits": True}],
+    "categorical_cross_entropy": [{"from_logits": True}],
+    "sparse_categorical_cross_entropy": [{"from_logits": True}],
+    "kl_divergence": [{"from_logits": True}],
+}
 
 Array = npt.NDArray[np.float64]
 
@@ -70,6 +91,7 @@ class Row:
     shape: tuple[int, ...]
     seconds: float
     baseline_seconds: float
+    torch_seconds: float | None = None
 
 
 def value_kind(values: Array) -> str:
@@ -142,8 +164,27 @@ def seconds(call: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def measure(spec: LossSpec, inputs: Inputs, repeat: int) -> Row:
-    """Median seconds of `evaluate` and of the baseline over the same arrays, interleaved."""
+def torch_call(spec: LossSpec, inputs: Inputs) -> Callable[[], object] | None:
+    """PyTorch's forward + backward of the same loss on the same float64 arrays, one thread."""
+    function = TORCH_LOSSES.get(spec.name)
+    if function is None or not spec.differentiable:
+        return None
+    torch.set_num_threads(1)
+    predictions = torch.from_numpy(inputs.predictions).requires_grad_(True)
+    targets = torch.from_numpy(inputs.targets)
+
+    def call() -> object:
+        predictions.grad = None
+        loss = function(predictions, targets, inputs.params)
+        loss.backward()
+        return predictions.grad
+
+    return call
+
+
+def measure(spec: LossSpec, inputs: Inputs, repeat: int, name: str | None = None) -> Row:
+    """Median seconds of `evaluate`, of the baseline and of PyTorch (where installed) over the
+    same arrays, interleaved."""
     predictions, targets = inputs.predictions, inputs.targets
     # Labels for (N, K) predictions: a broadcast view, so the baseline still reads each once.
     aligned_targets = targets[:, None] if targets.ndim < predictions.ndim else targets
@@ -159,17 +200,23 @@ def measure(spec: LossSpec, inputs: Inputs, repeat: int) -> Row:
             spec.name, predictions, targets, reduction="mean", gradient=True, **inputs.params
         )
 
+    reference = torch_call(spec, inputs)
     baseline()
     score()
-    baseline_times, score_times = [], []
+    if reference is not None:
+        reference()
+    baseline_times, score_times, torch_times = [], [], []
     for _ in range(repeat):
         baseline_times.append(seconds(baseline))
         score_times.append(seconds(score))
+        if reference is not None:
+            torch_times.append(seconds(reference))
     return Row(
-        spec.name,
+        name or spec.name,
         predictions.shape,
         statistics.median(score_times),
         statistics.median(baseline_times),
+        statistics.median(torch_times) if torch_times else None,
     )
 
 
@@ -200,12 +247,18 @@ def format_ms(seconds: float) -> str:
     return f"{ms:.{decimals}f}"
 
 
-def format_row(row: Row) -> str:
+def format_row(row: Row, with_torch: bool) -> str:
     ratio = row.seconds / row.baseline_seconds if row.baseline_seconds > 0 else math.inf
-    return (
+    line = (
         f"| {row.name} | {format_shape(row.shape)} | {format_ms(row.seconds)} "
         f"| {format_ms(row.baseline_seconds)} | {ratio:.1f} |"
     )
+    if with_torch:
+        if row.torch_seconds is None:
+            line += " | | |"
+        else:
+            line += f" {format_ms(row.torch_seconds)} | {row.seconds / row.torch_seconds:.2f} |"
+    return line
 
 
 def positive_int(text: str) -> int:
@@ -260,12 +313,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- median of {args.repeat} run(s) after a warm-up; baseline: "
         "`np.subtract(predictions, targets, out=scratch)` then `scratch.sum()`, same arrays\n"
     )
-    print("| loss | shape | time ms | baseline ms | ratio |")
-    print("|---|---|---:|---:|---:|")
+    with_torch = torch is not None
+    if with_torch:
+        print(
+            f"- torch {torch.__version__}: forward + backward of the same loss on the same float64 "
+            "arrays, `torch.set_num_threads(1)` (bench/torch_losses.py)\n"
+        )
+        print("| loss | shape | time ms | baseline ms | ratio | torch ms | core / torch |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+    else:
+        print("| loss | shape | time ms | baseline ms | ratio |")
+        print("|---|---|---:|---:|---:|")
     described = []
+    versus_torch: dict[str, float] = {}
     for spec in args.specs:
         inputs = make_inputs(spec, args.n, args.k, rng)
-        print(format_row(measure(spec, inputs, args.repeat)), flush=True)
+        row = measure(spec, inputs, args.repeat)
+        rows = [row]
+        for variant in VARIANTS.get(spec.name, []) if with_torch else []:
+            logits = Inputs(
+                rng.standard_normal(inputs.predictions.shape),
+                inputs.targets,
+                {**inputs.params, **variant},
+                "reals",
+                inputs.targets_kind,
+            )
+            label = spec.name + " (" + ", ".join(f"{k}={v}" for k, v in variant.items()) + ")"
+            rows.append(measure(spec, logits, args.repeat, name=label))
+        for each in rows:
+            print(format_row(each, with_torch), flush=True)
+            if each.torch_seconds:
+                versus_torch[each.name] = each.seconds / each.torch_seconds
         params = ", ".join(f"{name}={value}" for name, value in inputs.params.items())
         described.append(
             f"- {spec.name}: predictions {inputs.predictions_kind}, targets {inputs.targets_kind}"
@@ -273,6 +351,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             + ("" if spec.differentiable else "; not differentiable: value only")
         )
         del inputs
+    if versus_torch:
+        worst = max(versus_torch, key=versus_torch.__getitem__)
+        within = sum(ratio <= 1.5 for ratio in versus_torch.values())
+        print(
+            f"\ncore / torch over {len(versus_torch)} rows: median "
+            f"{statistics.median(versus_torch.values()):.2f} (target <= 0.8), worst "
+            f"{versus_torch[worst]:.2f} ({worst}; target <= 1.5), {within} of "
+            f"{len(versus_torch)} within 1.5"
+        )
     print("\nInputs (kinds taken from each registry example):")
     print("\n".join(described))
     return 0
