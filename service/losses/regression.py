@@ -65,24 +65,27 @@ def huber(
     predictions: FloatArray, targets: FloatArray, *, delta: float = 1.0, gradient: bool = True
 ) -> PerSample:
     """Huber loss: quadratic within delta of the target, linear beyond."""
+    # With c = clip(r, -delta, delta): c (r - c / 2) is r^2 / 2 inside and delta (|r| - delta / 2)
+    # outside, and c itself is the gradient: three passes after r, two temporaries.
     residual = predictions - targets
-    size = np.abs(residual)
-    inside = size <= delta
-    values = np.where(inside, 0.5 * np.square(residual), delta * (size - 0.5 * delta))
-    grad = np.where(inside, residual, delta * np.sign(residual)) if gradient else None
-    return mean_over_outputs(values, grad, keep_elementwise=True)
+    clipped = np.clip(residual, -delta, delta)
+    half = np.multiply(clipped, 0.5)
+    np.subtract(residual, half, out=residual)
+    values = np.multiply(residual, clipped, out=residual)
+    return mean_over_outputs(values, clipped if gradient else None, keep_elementwise=True)
 
 
 def smooth_l1(
     predictions: FloatArray, targets: FloatArray, *, beta: float = 1.0, gradient: bool = True
 ) -> PerSample:
     """Smooth L1 (PyTorch): quadratic below beta, scaled by 1 / beta; linear beyond."""
-    residual = predictions - targets
-    size = np.abs(residual)
-    inside = size < beta
-    values = np.where(inside, 0.5 * np.square(residual) / beta, size - 0.5 * beta)
-    grad = np.where(inside, residual / beta, np.sign(residual)) if gradient else None
-    return mean_over_outputs(values, grad, keep_elementwise=True)
+    # PyTorch's identity smooth_l1(beta) = huber(delta=beta) / beta, in huber's clipped form.
+    per_sample = huber(predictions, targets, delta=beta, gradient=gradient)
+    scale = 1.0 / beta
+    for array in (per_sample.losses, per_sample.gradient, per_sample.elementwise):
+        if array is not None:
+            array *= scale
+    return per_sample
 
 
 def quantile(
