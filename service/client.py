@@ -215,7 +215,10 @@ class _Requests:
             content = orjson.dumps(body)
             headers = {"Content-Type": JSON, "Accept": JSON}
         if self.compress:
-            headers["Accept-Encoding"] = "gzip"
+            # identity;q=0: compressed answers at any size (the service otherwise answers large
+            # requests uncompressed, as gzip does not pay on a fast link); MessagePack answers
+            # stay raw, raw doubles gain nothing.
+            headers["Accept-Encoding"] = "gzip, identity;q=0"
             if len(content) >= COMPRESS_MIN_BYTES:
                 gzip = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
                 content = gzip.compress(content) + gzip.flush()
