@@ -111,21 +111,26 @@ def check_range(
     *,
     low: float | None = None,
     high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
     expected: str,
 ) -> None:
-    """Every element lies in [low, high] (either side may be open-ended)."""
+    """Every element lies between low and high (either side may be unbounded, and either end
+    open: excluded)."""
+    below = np.less_equal if low_open else np.less
+    above = np.greater_equal if high_open else np.greater
     # Nothing out of range is the common case: one reduction per bound tells, with no mask built.
     # fmin and fmax skip NaN, which the comparisons below
     # never flag either; `initial` lets an empty array pass, as it always has.
-    if (low is None or not np.fmin.reduce(array, axis=None, initial=np.inf) < low) and (
-        high is None or not np.fmax.reduce(array, axis=None, initial=-np.inf) > high
+    if (low is None or not below(np.fmin.reduce(array, axis=None, initial=np.inf), low)) and (
+        high is None or not above(np.fmax.reduce(array, axis=None, initial=-np.inf), high)
     ):
         return
     bad = np.zeros(array.shape, dtype=bool)
     if low is not None:
-        bad |= array < low
+        bad |= below(array, low)
     if high is not None:
-        bad |= array > high
+        bad |= above(array, high)
     if bad.any():
         index = first_index(bad)
         raise DomainError(
@@ -134,11 +139,6 @@ def check_range(
             index=index,
             value=format_value(array[index]),
         )
-
-
-def check_probabilities(array: FloatArray, field: str, *, hint: str = "") -> None:
-    """Every element is a probability in [0, 1]."""
-    check_range(array, field, low=0.0, high=1.0, expected=f"a probability in [0, 1]{hint}")
 
 
 def check_simplex_rows(array: FloatArray, field: str, *, hint: str = "") -> None:

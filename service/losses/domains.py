@@ -25,6 +25,7 @@ from ._checks import (
     FloatArray,
     check_labels,
     check_one_hot,
+    check_range,
     check_simplex_rows,
     check_values_in,
     first_index,
@@ -131,18 +132,15 @@ class Interval:
     def check(self, array: FloatArray, field: str, context: CheckContext) -> None:
         if math.isinf(self.low) and math.isinf(self.high):
             return  # every finite number; finiteness is checked before any domain
-        # Nothing out of range is the common case: one reduction per bound tells, with no mask.
-        # fmin and fmax skip NaN, which no comparison below flags either.
-        smallest = np.fmin.reduce(array, axis=None, initial=np.inf)
-        largest = np.fmax.reduce(array, axis=None, initial=-np.inf)
-        if smallest in self and largest in self:
-            return
-        low_closed = self.closed in ("both", "left")
-        high_closed = self.closed in ("both", "right")
-        bad = (array < self.low) if low_closed else (array <= self.low)
-        bad |= (array > self.high) if high_closed else (array >= self.high)
-        if bad.any():
-            _raise_at(array, field, first_index(bad), self.expected + context.hint)
+        check_range(
+            array,
+            field,
+            low=None if math.isinf(self.low) else self.low,
+            high=None if math.isinf(self.high) else self.high,
+            low_open=self.closed in ("right", "neither"),
+            high_open=self.closed in ("left", "neither"),
+            expected=self.expected + context.hint,
+        )
 
 
 @dataclass(frozen=True)
@@ -307,7 +305,8 @@ def check_values(
 
 
 def describe(values: Values) -> str:
-    """The catalogue's text: "probabilities in [0, 1]; with from_logits: logits (real numbers)"."""
+    """The catalogue's text, e.g. "logits (real numbers) (from_logits); otherwise probabilities
+    in [0, 1]"."""
     cases = _cases(values)
     parts = []
     for case in cases:
@@ -315,12 +314,3 @@ def describe(values: Values) -> str:
         parts.append(f"{case.domain.text} ({condition})" if condition else case.domain.text)
     # The unconditional fallback reads best last, after the cases that take precedence.
     return "; otherwise ".join(parts) if len(parts) > 1 else parts[0]
-
-
-def _raise_at(array: FloatArray, field: str, index: tuple[int, ...], expected: str) -> None:
-    raise DomainError(
-        f"{where(field, index)} = {format_value(array[index])}; expected {expected}",
-        field=field,
-        index=index,
-        value=format_value(array[index]),
-    )
