@@ -90,11 +90,10 @@ class Curve:
 
 @dataclass(frozen=True)
 class Picture:
-    """What one picture shows: its x axis, its curves and a line about the inputs."""
+    """What one picture shows: its x axis and its curves."""
 
     xlabel: str
     curves: list[Curve]
-    note: str
 
 
 def _evaluate(
@@ -118,14 +117,17 @@ def _finite(values: FloatArray) -> FloatArray:
     return np.where(np.isfinite(values), values, np.nan)
 
 
+def _is_unit(domain: Any) -> bool:
+    """The interval [0, 1]: probabilities, or labels and soft labels."""
+    return isinstance(domain, Interval) and (domain.low, domain.high) == (0.0, 1.0)
+
+
 def _targets_for(domain: Any, given: tuple[float, ...] | None) -> tuple[float, ...]:
     if given:
         return given
     if isinstance(domain, Signs):
         return (1.0, -1.0)
-    if isinstance(domain, ValuesIn) or (
-        isinstance(domain, Interval) and (domain.low, domain.high) == (0.0, 1.0)
-    ):
+    if isinstance(domain, ValuesIn) or _is_unit(domain):
         return (0.0, 1.0)
     return (1.0,)
 
@@ -135,7 +137,7 @@ def _x_range(domain: Any, target: float, params: Mapping[str, Any]) -> FloatArra
     if isinstance(domain, ValuesIn):
         return np.asarray(domain.values, dtype=np.float64)
     assert isinstance(domain, Interval)
-    if (domain.low, domain.high) == (0.0, 1.0):
+    if _is_unit(domain):
         return np.linspace(0.001, 0.999, POINTS)
     if domain.noun == "a label":
         return np.arange(target - 3.0, target + 4.0)
@@ -167,10 +169,26 @@ def _one_dimensional(
         x = _x_range(prediction_domain.domain, target, params)
         losses, slope = _evaluate(spec, params, x, np.full_like(x, target))
         label = f"y = {target:g}"
-        result.append(Curve(label, x, _finite(losses), None if slope is None else _finite(slope)))
+        result.append(Curve(label, x, _finite(losses), _opt(slope)))
     noun = prediction_domain.domain.noun if isinstance(prediction_domain.domain, Interval) else ""
     xlabel = "prediction p" + (f" ({noun.removeprefix('a ').removeprefix('an ')})" if noun else "")
-    return Picture(xlabel, result, "")
+    return Picture(xlabel, result)
+
+
+RowPath = tuple[FloatArray, FloatArray, FloatArray]  # x, the rows at each x, d rows / d x
+
+
+def _probability_path() -> RowPath:
+    """The first class's probability from 0 to 1, the others sharing the rest evenly."""
+    x = np.linspace(0.001, 0.999, POINTS)
+    rows = np.column_stack([x, *(((1.0 - x) / (CLASSES - 1),) * (CLASSES - 1))])
+    return x, rows, np.r_[1.0, np.full(CLASSES - 1, -1.0 / (CLASSES - 1))]
+
+
+def _first_entry_path(span: float) -> RowPath:
+    """The first class's logit or score from -span to span, the others 0."""
+    x = np.linspace(-span, span, POINTS)
+    return x, np.column_stack([x, np.zeros((POINTS, CLASSES - 1))]), np.eye(CLASSES)[0]
 
 
 def _rows(spec: LossSpec, params: Mapping[str, Any]) -> Picture:
@@ -187,15 +205,12 @@ def _rows(spec: LossSpec, params: Mapping[str, Any]) -> Picture:
         one_hot = np.eye(CLASSES)[0]
         targets = np.zeros(POINTS) if labels else np.tile(one_hot, (POINTS, 1))
         if isinstance(prediction, SimplexRows):
-            x = np.linspace(0.001, 0.999, POINTS)
-            rows = np.column_stack([x, *(((1.0 - x) / (CLASSES - 1),) * (CLASSES - 1))])
-            direction = np.r_[1.0, np.full(CLASSES - 1, -1.0 / (CLASSES - 1))]
+            x, rows, direction = _probability_path()
             xlabel = "probability of the true class (the rest shared evenly)"
         else:
-            span = LOGIT_RANGE if params.get("from_logits") else SCORE_RANGE
-            x = np.linspace(-span, span, POINTS)
-            rows = np.column_stack([x, np.zeros((POINTS, CLASSES - 1))])
-            direction = np.eye(CLASSES)[0]
+            x, rows, direction = _first_entry_path(
+                LOGIT_RANGE if params.get("from_logits") else SCORE_RANGE
+            )
             xlabel = "true class's " + ("logit" if params.get("from_logits") else "score")
             xlabel += " (the others 0)"
         label = f"{CLASSES} classes, true class 0"
@@ -203,17 +218,13 @@ def _rows(spec: LossSpec, params: Mapping[str, Any]) -> Picture:
         distribution = np.array([0.6, 0.3, 0.1])
         targets = np.tile(distribution, (POINTS, 1))
         if params.get("from_logits"):
-            x = np.linspace(-LOGIT_RANGE, LOGIT_RANGE, POINTS)
-            rows = np.column_stack([x, np.zeros((POINTS, CLASSES - 1))])
-            direction = np.eye(CLASSES)[0]
+            x, rows, direction = _first_entry_path(LOGIT_RANGE)
             xlabel = "first class's logit (the others 0)"
         else:
-            x = np.linspace(0.001, 0.999, POINTS)
-            rows = np.column_stack([x, *(((1.0 - x) / (CLASSES - 1),) * (CLASSES - 1))])
-            direction = np.r_[1.0, np.full(CLASSES - 1, -1.0 / (CLASSES - 1))]
+            x, rows, direction = _probability_path()
             xlabel = "p of the first class (the rest shared evenly)"
         label = "y = (0.6, 0.3, 0.1)"
-    elif isinstance(target, Interval) and (target.low, target.high) == (0.0, 1.0):
+    elif _is_unit(target):
         # Multi-label rows of one label: p against y = 0 and y = 1.
         curves_ = []
         x = np.linspace(0.001, 0.999, POINTS)
@@ -221,7 +232,7 @@ def _rows(spec: LossSpec, params: Mapping[str, Any]) -> Picture:
             losses, gradient = _evaluate(spec, params, x[:, None], np.full((POINTS, 1), value))
             slope = None if gradient is None else gradient[:, 0]
             curves_.append(Curve(f"y = {value:g}", x, _finite(losses), _opt(slope)))
-        return Picture("prediction p (one label per row)", curves_, "")
+        return Picture("prediction p (one label per row)", curves_)
     else:
         # Vectors (cosine similarity): the angle between prediction and target.
         x = np.linspace(-math.pi, math.pi, POINTS)
@@ -235,10 +246,10 @@ def _rows(spec: LossSpec, params: Mapping[str, Any]) -> Picture:
             else (gradient * np.column_stack([-rows[:, 1], rows[:, 0]])).sum(1)
         )
         curve = Curve("y = (1, 0)", x, _finite(losses), _opt(slope))
-        return Picture("angle between prediction and target (radians)", [curve], "")
+        return Picture("angle between prediction and target (radians)", [curve])
     losses, gradient = _evaluate(spec, params, rows, targets)
     slope = None if gradient is None else gradient @ direction
-    return Picture(xlabel, [Curve(label, x, _finite(losses), _opt(slope))], "")
+    return Picture(xlabel, [Curve(label, x, _finite(losses), _opt(slope))])
 
 
 def _opt(values: FloatArray | None) -> FloatArray | None:
@@ -248,7 +259,13 @@ def _opt(values: FloatArray | None) -> FloatArray | None:
 def curves(name: str, params: Mapping[str, Any], targets: tuple[float, ...] | None) -> Picture:
     """What the picture of loss `name` shows for these parameters (ParameterError if bad)."""
     spec = get_loss(name)
-    bound = bind_params(spec.name, spec.params, params)
+    return _picture(spec, bind_params(spec.name, spec.params, params), targets)
+
+
+def _picture(
+    spec: LossSpec, bound: Mapping[str, Any], targets: tuple[float, ...] | None
+) -> Picture:
+    """`curves` for parameters already bound."""
     if targets is not None and len(targets) > MAX_TARGETS:
         raise ParameterError(
             f"targets has {len(targets)} values; expected at most {MAX_TARGETS}",
@@ -306,20 +323,19 @@ def _draw(spec: LossSpec, params: Mapping[str, Any], picture: Picture, fmt: Form
     # of a picture.
     figure.subplots_adjust(left=0.08, right=0.985, bottom=0.15, top=0.8, wspace=0.22)
     discrete = picture.curves[0].x.size < 10
-    for curve in picture.curves:
-        style: dict[str, Any] = {"marker": "o", "linestyle": "none"} if discrete else {}
-        axes[0].plot(curve.x, curve.loss, label=curve.label, linewidth=1.8, **style)
-        if panels == 2 and curve.slope is not None:
-            axes[1].plot(curve.x, curve.slope, label=curve.label, linewidth=1.8, **style)
-    axes[0].set_title("loss", fontsize=10)
-    axes[0].set_xlabel(picture.xlabel, fontsize=8)
-    if panels == 2:
-        axes[1].set_title("gradient (slope of the loss)", fontsize=10)
-        axes[1].set_xlabel(picture.xlabel, fontsize=8)
+    style: dict[str, Any] = {"marker": "o", "linestyle": "none"} if discrete else {}
+    panels_of = [("loss", [curve.loss for curve in picture.curves])]
+    if spec.differentiable:
+        slopes = [curve.slope for curve in picture.curves if curve.slope is not None]
+        panels_of.append(("gradient (slope of the loss)", slopes))
+    for ax, (title, series) in zip(axes, panels_of, strict=True):
+        for curve, values in zip(picture.curves, series, strict=True):
+            ax.plot(curve.x, values, label=curve.label, linewidth=1.8, **style)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(picture.xlabel, fontsize=8)
+        _focus(ax, series)
+    if spec.differentiable:
         axes[1].axhline(0.0, color="0.6", linewidth=0.8)
-    _focus(axes[0], [curve.loss for curve in picture.curves])
-    if panels == 2:
-        _focus(axes[1], [curve.slope for curve in picture.curves if curve.slope is not None])
     for ax in axes:
         ax.grid(True, color="0.9")
         ax.tick_params(labelsize=8)
@@ -361,9 +377,8 @@ def _render_cached(
     name: str, given: tuple[tuple[str, Any], ...], targets: tuple[float, ...] | None, fmt: Format
 ) -> bytes:
     spec = LOSSES[name]
-    params = dict(given)
-    picture = curves(name, params, targets)
-    bound = bind_params(spec.name, spec.params, params)
+    bound = bind_params(spec.name, spec.params, dict(given))
+    picture = _picture(spec, bound, targets)
     with _RENDER_LOCK:
         return _draw(spec, bound, picture, fmt)
 
