@@ -127,22 +127,19 @@ def plot_loss(
 ) -> Response:
     """Draw a loss and its gradient against the prediction, for the given parameters."""
     spec = get_loss(name)  # an unknown name is the 404 of the LossError handler
+    png = _wants_png(request.headers.get("accept", ""))
     try:
         params, target_values = _query(spec, request)
-        picture = plots.render(
-            spec.name,
-            params,
-            target_values,
-            "png" if _wants_png(request.headers.get("accept", "")) else "svg",
-        )
+        picture = plots.render(spec.name, params, target_values, "png" if png else "svg")
     except (ParameterError, DomainError) as error:
         field = error.field or "query"
         raise ProblemException(
             422, "parameter", error.message, errors=[(("query", field), error.message)]
         ) from None
-    media_type = PNG if picture.startswith(b"\x89PNG") else SVG
     return Response(
-        picture, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL, "Vary": "Accept"}
+        picture,
+        media_type=PNG if png else SVG,
+        headers={"Cache-Control": CACHE_CONTROL, "Vary": "Accept"},
     )
 
 
