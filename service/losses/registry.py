@@ -34,6 +34,7 @@ from .domains import (
     REALS,
     SIGNS,
     SIMPLEX,
+    Domain,
     Given,
     Interval,
     Labels,
@@ -141,9 +142,8 @@ LOG_RATES = Interval(noun="a log-rate", plural="log-rates (real numbers)", finit
 LABEL_VALUES = Interval(noun="a label", plural="labels (numbers compared for equality)")
 
 
-def _logits_or(domain: Values) -> tuple[Given, ...]:
+def _logits_or(domain: Domain) -> tuple[Given, ...]:
     """Probabilities (or rows) by default; any real logits with from_logits=true."""
-    assert not isinstance(domain, tuple)
     return (Given(LOGITS, {"from_logits": True}), Given(domain, hint=LOGITS_HINT))
 
 
