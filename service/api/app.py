@@ -19,10 +19,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.staticfiles import StaticFiles
 
 from ..config import Settings
 from ..logs import stop_listeners, write_batches_every
+from .assets import StaticAssets
 from .compression import GzipResponses
 from .metrics import Metrics
 from .middleware import RequestContextMiddleware
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(evaluate.router)
     app.include_router(operations.router)
     app.include_router(pictures.page)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", StaticAssets(directory=STATIC), name="static")
     app.add_middleware(GzipResponses)
     install_handlers(app)
     if settings.cors_origins:

@@ -35,13 +35,17 @@ application/vnd.apache.arrow.stream`) whose columns are named after the array fi
 columns; string keys may be dictionary-encoded), with the other fields as query parameters, each
 read as JSON where it is JSON (`?reduction=sum&delta=2`, `?losses=[{"name":"mse"}]` for
 evaluate). The same limits apply, counted before any array is built.
-Request bodies may be gzip-compressed (`Content-Encoding: gzip`); responses of 1 KiB or more are
-gzip-compressed when the request sends `Accept-Encoding: gzip`. Every error is an RFC 9457
+A body with no Content-Type is read as JSON. Request bodies may be gzip-compressed
+(`Content-Encoding: gzip`). A JSON response of 1 KiB or more is gzip-compressed for a client
+that accepts gzip when its request was at most 64 KiB; a larger request's answer (megabytes of
+numbers, which gzip slows more than it shrinks) is sent uncompressed unless the client refuses
+`identity`; MessagePack is never compressed. Every error is an RFC 9457
 `application/problem+json` document, whatever the request's format.
 
 The service is open by default; when its operator sets `LOSS_SERVICE_API_KEYS`, every `/v1`
 operation needs `X-API-Key: <key>` or `Authorization: Bearer <key>` (a missing or wrong key is a
-401). `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and `/docs` stay open."""
+401). `/healthz`, `/livez`, `/readyz`, `/metrics`, `/openapi.json` and `/docs` stay open. Every
+GET answers HEAD too."""
 
 MSGPACK = "application/msgpack"
 ARROW_STREAM = "application/vnd.apache.arrow.stream"

@@ -49,6 +49,8 @@ TITLES: dict[str, str] = {
     "not-found": "Not found",
     "unknown-loss": "Unknown loss",
     "method-not-allowed": "Method not allowed",
+    "malformed-range": "Malformed Range header",
+    "range-not-satisfiable": "Range not satisfiable",
     "body-too-large": "Request body too large",
     "too-many-elements": "Too many array elements",
     "limit": "Over a limit of the service",
@@ -247,7 +249,7 @@ def wire_error_problem(error: wire_errors.WireError) -> ProblemException:
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route answers at this path (Starlette names only the first match's)."""
     allowed = []
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
         probe = {**request.scope, "method": method}
         if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
             allowed.append(method)

@@ -246,16 +246,23 @@ def media_type(header: str | None) -> str:
 
 
 def codec_for_content_type(header: str | None) -> Codec:
-    """The codec for a request's Content-Type; a missing Content-Type is read as JSON."""
+    """The codec for a request's Content-Type; a missing Content-Type is read as JSON, as
+    FastAPI reads a JSON body, on every route that takes one."""
     kind = media_type(header)
     if not kind:
         return JSON
     codec = REQUEST_CODECS.get(kind)
     if codec is None:
         accepted = ", ".join(_DOCUMENTED)
+        # curl -d labels any body a form unless told otherwise: the commonest way here.
+        hint = (
+            "; curl -d sends this unless given -H 'Content-Type: application/json'"
+            if kind == "application/x-www-form-urlencoded"
+            else ""
+        )
         raise UnsupportedMediaTypeError(
             f"Content-Type = {header!r}; expected one of: {accepted} "
-            "(a gzip body says so with Content-Encoding: gzip)",
+            f"(a gzip body says so with Content-Encoding: gzip){hint}",
             loc=("header", "content-type"),
         )
     return codec

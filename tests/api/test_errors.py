@@ -55,8 +55,8 @@ def test_unknown_loss_in_evaluate_is_a_422_naming_its_position(client: ApiClient
 
 def test_wrong_method_is_a_405_problem_with_allow(client: ApiClient) -> None:
     response = client.request("PUT", "/v1/losses/huber")
-    assert_problem(response, 405, "PUT", "GET, POST")
-    assert response.headers["allow"] == "GET, POST"
+    assert_problem(response, 405, "PUT", "GET, HEAD, POST")
+    assert response.headers["allow"] == "GET, HEAD, POST"
     assert_problem(client.get("/v1/evaluate"), 405, "POST")
 
 

@@ -50,7 +50,7 @@ def test_operation_ids_are_stable_and_clean(spec: dict[str, Any]) -> None:
     assert len(ids) == len(set(ids))
     described = {f"describe_{name}" for name in CANONICAL}
     fixed = {"list_losses", "get_loss", "compute_loss", "evaluate", "plot_loss"}
-    fixed |= {"healthz", "readyz", "metrics"}
+    fixed |= {"healthz", "livez", "readyz", "metrics"}
     assert set(ids) == fixed | CANONICAL | described
     assert spec["paths"]["/v1/losses/huber"]["post"]["operationId"] == "huber"
 

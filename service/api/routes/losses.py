@@ -23,6 +23,7 @@ from ..compute import compute_loss, run_compute
 from ..deps import SettingsDep, require_api_key
 from ..problems import problem_responses
 from ..schemas import REQUEST_MODELS, CommonRequest, LossCatalogue, LossEntry, LossResponse
+from . import answer_head
 
 __all__ = ["documented", "router"]
 
@@ -165,3 +166,6 @@ async def compute_by_name(request: Request, name: NameParam, settings: SettingsD
     request.state.loss = spec.name
     compute = functools.partial(compute_loss, request, spec.name, settings=settings)
     return await run_compute(request, settings, compute)
+
+
+answer_head(router)

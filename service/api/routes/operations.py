@@ -1,4 +1,5 @@
-"""Operations: liveness, readiness, Prometheus metrics, and the offline interactive docs.
+"""Operations: liveness (/healthz, and /livez as Kubernetes names it), readiness, Prometheus
+metrics, and the offline interactive docs.
 
 These stay open when API keys are configured: orchestrators probe them and Prometheus scrapes
 them without credentials. The metrics hold counts, latencies and loss names, nothing from a
@@ -14,12 +15,20 @@ from starlette.responses import HTMLResponse, Response
 from ..metrics import CONTENT_TYPE, Metrics
 from ..problems import ProblemException, problem_responses
 from ..schemas import Health
+from . import answer_head
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["operations"])
 
 
+@router.get(
+    "/livez",
+    operation_id="livez",
+    summary="Liveness (Kubernetes' name)",
+    response_model=Health,
+    responses=problem_responses(500),
+)
 @router.get(
     "/healthz",
     operation_id="healthz",
@@ -87,3 +96,6 @@ def metrics(request: Request) -> Response:
     # A plain def: with several workers the scrape merges their files, file I/O off the loop.
     registry: Metrics = request.app.state.metrics
     return Response(registry.exposition(), media_type=CONTENT_TYPE)
+
+
+answer_head(router)

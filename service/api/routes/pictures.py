@@ -19,6 +19,7 @@ from ... import plots
 from ...losses import DomainError, LossSpec, Param, ParameterError, get_loss
 from ..deps import require_api_key
 from ..problems import ProblemException, problem_responses
+from . import answer_head
 from .losses import NameParam
 
 __all__ = ["page", "router"]
@@ -148,3 +149,7 @@ async def index() -> HTMLResponse:
     """The page: every loss by task, its formula, parameters and plot, served with no outside
     assets (its script and style come from /static)."""
     return HTMLResponse(PAGE)
+
+
+answer_head(router)
+answer_head(page)
