@@ -8,7 +8,8 @@ one byte a minute. uvicorn takes the protocol class as a setting (`http=`); this
 bytes of each request's line and headers as they arrive and starts a clock at the request's
 first byte (or when the connection opens), and answers 431 or 408 as problem+json, closing the
 connection, when either passes `max_header_bytes` or `header_timeout`. The body has its own
-deadline in the app (`deps.raw_body`, `body_timeout`), which holds under any server.
+deadline in the app (`deps.raw_body`, `body_timeout`), which holds under any server. A request
+httptools cannot parse, which uvicorn answers with a plain-text 400, gets a problem too.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _limits() -> tuple[int, float]:
     return settings.max_header_bytes, settings.header_timeout
 
 
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
 def _refusal(status: int, kind: str, detail: str) -> bytes:
@@ -80,6 +81,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 f"the request line and headers are larger than {self._max_header_bytes} bytes "
                 "(max_header_bytes)",
             )
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request httptools cannot parse, as a problem."""
+        detail = f"{msg.rstrip('.')}: not an HTTP/1.1 request this server can parse"
+        self.transport.write(_refusal(400, "malformed-request", detail))
+        self.transport.close()
+        self._stop_clock()
 
     def on_headers_complete(self) -> None:
         self._awaiting_headers = False

@@ -45,6 +45,7 @@ Loc = tuple[str | int, ...]
 # kind -> title; the type URI is TYPE_PREFIX + kind.
 TITLES: dict[str, str] = {
     "malformed-body": "Malformed request body",
+    "malformed-request": "Malformed HTTP request",
     "unauthorized": "Missing or invalid API key",
     "not-found": "Not found",
     "unknown-loss": "Unknown loss",

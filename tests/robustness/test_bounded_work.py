@@ -9,6 +9,7 @@ failed before the limits: a 500, minutes of CPU, gigabytes of memory, or a conne
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -302,6 +303,25 @@ def test_a_20_mb_header_is_a_431(live: LiveServer) -> None:
     assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
     assert b"max_header_bytes" in reply
     assert PROBLEM.encode() in reply
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [b"NOT HTTP AT ALL\r\n\r\n", b"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n"],
+)
+def test_an_unparsable_request_is_a_400_problem(live: LiveServer, request_: bytes) -> None:
+    """uvicorn answers these itself, in plain text, before any app sees them."""
+    with socket.create_connection(("127.0.0.1", live.port), timeout=10) as connection:
+        connection.sendall(request_)
+        reply = read_reply(connection)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), reply[:200]
+    assert f"content-type: {PROBLEM}".encode() in head
+    assert b"connection: close" in head
+    problem = json.loads(body)
+    assert problem["status"] == 400
+    assert problem["type"].endswith(":malformed-request")
+    assert problem["detail"].startswith("Invalid HTTP request received: ")
 
 
 def test_twenty_connections_holding_headers_cost_little(live: LiveServer) -> None:
