@@ -4,21 +4,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
-HOST ?= 127.0.0.1
-PORT ?= 8000
 
 .PHONY: serve test lint typecheck pytest lock openapi generated gallery bench bench-http bench-datasets bench-plots clean
 .PHONY: deploy-tools lint-deploy container-test
 
-# The stamp is newer than the lock and pyproject once the venv matches them.
+# The stamp is newer than the lock and pyproject once the venv matches them. The first build
+# downloads ~150 packages: pip's own lines show how far it is.
 $(STAMP): $(LOCK) pyproject.toml
+	@echo "building the environment in $(VENV) from $(LOCK) (the first time: a few minutes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --no-input --disable-pip-version-check --require-hashes \
+		--no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The address and every other setting come from the LOSS_SERVICE_* environment (default
+# 127.0.0.1:8000): LOSS_SERVICE_PORT=9000 make serve.
 serve: $(STAMP)
-	$(BIN)/loss-service serve --host $(HOST) --port $(PORT)
+	$(BIN)/loss-service serve
 
 test: lint-deploy lint typecheck pytest
 

@@ -19,16 +19,22 @@ for pair in "$@"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
+cannot() {
+    echo "make needs the Debian packages ${missing[*]} for the deployment and browser tests," \
+        "and cannot install them: $1. Install them (apt-get install ${missing[*]}) and run" \
+        "make again." >&2
+    exit 1
+}
+command -v apt-get >/dev/null 2>&1 || cannot "this machine has no apt-get"
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then
-    if ! command -v sudo >/dev/null 2>&1; then
-        echo "missing Debian packages: ${missing[*]} (run as root or install them)" >&2
-        exit 1
-    fi
-    as_root=(sudo)
+    command -v sudo >/dev/null 2>&1 || cannot "not root, and no sudo"
+    # -n: fail at once rather than wait at a password prompt nobody sees.
+    sudo -n true 2>/dev/null || cannot "not root, and sudo asks for a password"
+    as_root=(sudo -n)
 fi
 
-echo "installing Debian packages: ${missing[*]}" >&2
+echo "installing Debian packages with apt-get (as root): ${missing[*]}" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
