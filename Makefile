@@ -45,13 +45,13 @@ lock:
 openapi: $(STAMP)
 	$(BIN)/loss-service openapi > openapi.json
 
-# Everything generated from the registry: openapi.json, the README's loss table and its gallery
-# of plots in docs/plots (tests check that all are current).
+# Everything generated from the registry: openapi.json, the README's loss table and the gallery
+# of plots in docs/plots and docs/losses.md (tests check that all are current).
 generated: openapi gallery
 	$(BIN)/python -m service.catalogue README.md
 
 gallery: $(STAMP)
-	$(BIN)/python -m service.plots docs/plots README.md
+	$(BIN)/python -m service.plots docs/plots docs/losses.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/core.py

@@ -10,7 +10,7 @@ Drawing uses matplotlib's object API on the Agg canvas (no display, no pyplot st
 are cached by their arguments; one lock serialises them, as matplotlib's text layout is not
 made for concurrent use.
 
-`python -m service.plots DIR README.md` writes the README's gallery (`make gallery`).
+`python -m service.plots DIR docs/losses.md` writes the gallery of docs/losses.md (`make gallery`).
 """
 
 from __future__ import annotations
@@ -384,7 +384,7 @@ def _render_cached(
 
 
 def gallery_markdown(directory: str) -> str:
-    """The README's gallery: every loss's picture at its defaults, by task."""
+    """The gallery of docs/losses.md: every loss's picture at its defaults, by task."""
     lines = []
     tasks = dict.fromkeys(spec.task for spec in LOSSES.values())
     for task in tasks:
@@ -401,8 +401,8 @@ GALLERY_END = "<!-- gallery:end -->"
 
 
 def write_gallery(directory: Path, readme: Path) -> list[Path]:
-    """Write every loss's SVG into `directory` and the gallery into the README; the files that
-    changed."""
+    """Write every loss's SVG into `directory` and the gallery into the page `readme`; the files
+    that changed."""
     directory.mkdir(parents=True, exist_ok=True)
     changed = []
     for name in LOSSES:
@@ -422,6 +422,6 @@ def write_gallery(directory: Path, readme: Path) -> list[Path]:
     return changed
 
 
-if __name__ == "__main__":  # `make gallery`: python -m service.plots docs/plots README.md
+if __name__ == "__main__":  # `make gallery`: python -m service.plots docs/plots docs/losses.md
     written = write_gallery(Path(sys.argv[1]), Path(sys.argv[2]))
     print(f"gallery: {len(written)} file(s) written" if written else "gallery: already current")
