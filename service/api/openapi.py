@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
@@ -13,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 from ..config import Settings
 from .problems import Problem
 from .routes import losses
-from .schemas import REQUEST_MODELS, EvaluateRequest
+from .schemas import REQUEST_MODELS, EvaluateRequest, TypedArray
 
 __all__ = ["build_openapi"]
 
@@ -58,7 +59,7 @@ ARROW_BODY = {
 
 
 def _request_models() -> list[type[BaseModel]]:
-    return [*REQUEST_MODELS.values(), EvaluateRequest, Problem]
+    return [*REQUEST_MODELS.values(), EvaluateRequest, Problem, TypedArray]
 
 
 def build_openapi(app: FastAPI, settings: Settings, version: str) -> dict[str, Any]:
@@ -80,6 +81,7 @@ def build_openapi(app: FastAPI, settings: Settings, version: str) -> dict[str, A
             raise RuntimeError(f"two different schemas named {name}")
         schemas[name] = schema
     _drop_framework_validation_error(spec)
+    _defaults_in_words(schemas)
     _add_msgpack(spec)
     _add_api_key(spec, required=bool(settings.api_keys))
     spec["components"]["schemas"] = dict(sorted(schemas.items()))
@@ -99,6 +101,25 @@ def _drop_framework_validation_error(spec: dict[str, Any]) -> None:
     schemas.pop("ValidationError", None)
 
 
+def _defaults_in_words(schemas: dict[str, Any]) -> None:
+    """Each property's default moves from the `default` keyword into its description.
+
+    A field with a default may be left out, and every generator but one reads it so;
+    openapi-typescript (with its default options) reads a `default` in a component schema as
+    "always present" and makes the field required in requests. In words, the default still
+    shows in the docs and in the SDKs' docstrings, the server still applies it, and no generator
+    types an optional field as required.
+    """
+    for schema in schemas.values():
+        for prop in schema.get("properties", {}).values():
+            if "default" not in prop:
+                continue
+            default = prop.pop("default")
+            if default is not None:
+                text = orjson.dumps(default).decode()
+                prop["description"] = f"{prop.get('description', '').rstrip('.')}. Default: {text}."
+
+
 def _add_msgpack(spec: dict[str, Any]) -> None:
     """Every operation that reads a JSON body reads MessagePack too, and answers it in
     MessagePack when asked: the same schemas, listed under application/msgpack; and reads its
@@ -116,11 +137,13 @@ def _add_msgpack(spec: dict[str, Any]) -> None:
 
 
 def _add_api_key(spec: dict[str, Any], *, required: bool) -> None:
-    """Declare the API key schemes on the /v1 operations (probes, metrics and docs stay open).
+    """Declare the API key schemes; probes, metrics and docs stay open.
 
-    Always declared, so that an SDK generated from the committed spec can send a key; without
-    configured keys the empty requirement `{}` says that the key is optional (the service is
-    open by default), with keys it is required.
+    Always declared, so that an SDK generated from the committed spec can send a key. Without
+    configured keys the requirement is the document's, with an empty alternative `{}` (the key
+    is optional): generators then give every operation a plain client, where a requirement on
+    the operation itself makes some of them demand an authenticated one. With keys, each /v1
+    operation requires one. The open operations say so with an empty list.
     """
     spec["components"]["securitySchemes"] = {
         "ApiKey": {
@@ -135,10 +158,11 @@ def _add_api_key(spec: dict[str, Any], *, required: bool) -> None:
             "description": "Authorization: Bearer <key>, the same keys as X-API-Key",
         },
     }
-    requirements: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
-    if not required:
-        requirements.append({})
+    keys: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
+    spec["security"] = keys if required else [*keys, {}]
     for route, path in spec.get("paths", {}).items():
-        if route.startswith("/v1/"):
-            for operation in path.values():
-                operation["security"] = list(requirements)
+        for operation in path.values():
+            if not route.startswith("/v1/"):
+                operation["security"] = []
+            elif required:
+                operation["security"] = list(keys)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -110,7 +110,10 @@ MAX_LISTED_ERRORS = 20
 class ProblemItem(BaseModel):
     """One offending field: where it is and what is wrong with it."""
 
-    loc: list[str | int] = Field(description='Path to the field, e.g. ["body", "predictions", 3]')
+    # Names and indexes: any JSON value to the generators (see schemas.py's _KEY).
+    loc: list[Annotated[str | int, WithJsonSchema({})]] = Field(
+        description='Path to the field, names and indexes, e.g. ["body", "predictions", 3]'
+    )
     msg: str = Field(description="What is wrong, naming the value and what was expected")
 
 

@@ -1,9 +1,17 @@
 """Request and response schemas, the per-loss ones generated from the registry.
 
-Array fields are typed for the JSON schema (nested lists of numbers or null, or a TypedArray) but
-skipped by pydantic's validation: the wire layer turns them into numpy in one step, and pydantic
-validates only the small fields (parameters, options). So a million-element request costs pydantic
-nothing, and the OpenAPI spec still tells a client exactly what to send.
+Array fields are skipped by pydantic's validation: the wire layer turns them into numpy in one
+step, and pydantic validates only the small fields (parameters, options). So a million-element
+request costs pydantic nothing.
+
+Their JSON schema is written for the SDK generators (docs/sdk.md): nested lists of numbers,
+exactly as deep as the loss takes them, and no union with another type. A union of a list and an
+object, or of two list types, is what generators type worst: a wrapper class to build by hand
+(openapi-generator's python), an interface that sends `{}` (its typescript-fetch), code that does
+not type-check (openapi-python-client). So a field that takes (N,) and (N, K) lists is an array
+of unconstrained items, and the forms for large payloads (a TypedArray in place of any array,
+`array_encoding: base64`, null read as NaN) are accepted by the service and documented in words
+(the API description, the field descriptions) rather than in the types every SDK user meets.
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation, create_model
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, WithJsonSchema, create_model
+from pydantic.json_schema import SkipJsonSchema
 
 from ..losses import LOSSES, LossSpec, Param
 
@@ -64,21 +73,47 @@ class TypedArray(BaseModel):
     )
 
 
-# At least one sample (and one column): the core refuses empty arrays, so the spec says so too.
-_Row = Annotated[list[float | None], Field(min_length=1)]
-_Matrix = Annotated[list[_Row], Field(min_length=1)]
-NumberList = _Row | _Matrix
-# Documented as lists or a TypedArray, validated by the wire layer (see the module docstring).
-ArrayField = Annotated[NumberList | TypedArray, SkipValidation]
-# Model weights may be empty (a penalty of 0).
-WeightsField = Annotated[list[float | None] | list[list[float | None]] | TypedArray, SkipValidation]
-KeysField = Annotated[
-    Annotated[list[str], Field(min_length=1)]
-    | Annotated[list[int], Field(min_length=1)]
-    | TypedArray,
-    SkipValidation,
+# The JSON schema of an array field's lists (see the module docstring). At least one sample (and
+# one column): the core refuses empty arrays, so the spec says so too.
+_NUMBER = {"type": "number"}
+# Strings or integers: any JSON value to the generators, which wrap a union of two primitives in
+# a class of its own (openapi-generator) that each key must then be put in.
+_KEY: dict[str, Any] = {}
+
+
+def list_schema(ndims: set[int] | frozenset[int], item: Mapping[str, Any] = _NUMBER) -> Any:
+    """Nested lists with these numbers of dimensions: (N,) rows, (N, K) matrices, or either."""
+    row = {"type": "array", "items": dict(item), "minItems": 1}
+    if set(ndims) == {1}:
+        return row
+    if set(ndims) == {2}:
+        return {"type": "array", "items": row, "minItems": 1}
+    return {"type": "array", "items": {}, "minItems": 1}
+
+
+def _array(ndims: set[int]) -> Any:
+    """An array field of a loss's own request: validated by the wire layer, documented as
+    `list_schema`."""
+    return Annotated[Any, SkipValidation, WithJsonSchema(list_schema(ndims))]
+
+
+_EITHER = {1, 2}
+_NULL = {"type": "null"}
+_EitherIn = Annotated[Any, SkipValidation, WithJsonSchema(list_schema(_EITHER))]
+_RowOrNullIn = Annotated[Any, SkipValidation, WithJsonSchema({"anyOf": [list_schema({1}), _NULL]})]
+_KeysOrNullIn = Annotated[
+    Any, SkipValidation, WithJsonSchema({"anyOf": [list_schema({1}, _KEY), _NULL]})
 ]
-ArrayOut = list[float] | list[list[float]] | TypedArray
+# Responses: validated (the tests check answers against these models), documented as lists.
+_Numbers = list[float] | list[list[float]] | TypedArray
+# Absent when not asked for (the model's None), never null.
+_RowOut = Annotated[_Numbers | None, WithJsonSchema(list_schema({1}))]
+_EitherOut = Annotated[_Numbers | None, WithJsonSchema(list_schema(_EITHER))]
+_EitherOrNull = Annotated[_Numbers | None, WithJsonSchema({"anyOf": [list_schema(_EITHER), _NULL]})]
+_ARRAY_FORMS = (
+    "nested lists of numbers (null is read as NaN), or a TypedArray object {dtype, shape, "
+    "data} (see the API description)"
+)
 
 
 class Regularization(BaseModel):
@@ -86,7 +121,9 @@ class Regularization(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-    weights: WeightsField = Field(description="The model's weights, any shape")
+    weights: _EitherIn = Field(
+        description="The model's weights, any shape: a list, or a list of rows"
+    )
     l1: float = Field(default=0.0, ge=0.0, description="L1 strength")
     l2: float = Field(default=0.0, ge=0.0, description="L2 strength")
 
@@ -106,11 +143,9 @@ class CommonRequest(BaseModel):
     )
     example: ClassVar[Mapping[str, Any] | None] = None
 
-    predictions: ArrayField = Field(
-        description="(N,) or (N, K) predictions: nested lists (null is NaN) or a TypedArray"
-    )
-    targets: ArrayField = Field(description="Targets, shaped as the loss expects")
-    sample_weight: ArrayField | None = Field(
+    predictions: _EitherIn = Field(description=f"(N,) or (N, K) predictions: {_ARRAY_FORMS}")
+    targets: _EitherIn = Field(description="Targets, shaped as the loss expects")
+    sample_weight: _RowOrNullIn = Field(
         default=None, description="(N,) weights >= 0, not all 0; default all 1"
     )
     reduction: Reduction = Field(
@@ -127,13 +162,15 @@ class CommonRequest(BaseModel):
         strict=False,
         description="raise: NaN is an error (422); omit: drop every sample holding NaN",
     )
-    array_encoding: ArrayEncoding = Field(
+    # Accepted, and documented in the API description; kept out of the schema, whose response
+    # arrays are the lists it describes (see the module docstring).
+    array_encoding: SkipJsonSchema[ArrayEncoding] = Field(
         default=ArrayEncoding.JSON,
         strict=False,
         description="Response arrays as nested lists (json) or TypedArrays (base64: base64 text "
         "in JSON, raw bytes in MessagePack)",
     )
-    group_by: KeysField | None = Field(
+    group_by: _KeysOrNullIn = Field(
         default=None, description="(N,) segment keys, strings or integers: per-group aggregates"
     )
     regularization: Regularization | None = Field(
@@ -165,12 +202,6 @@ def _param_field(param: Param) -> tuple[Any, Any]:
     return annotation, Field(default=default, description=param.description)
 
 
-def _array_field(ndims: set[int]) -> Any:
-    """An array field that admits only the given numbers of dimensions (and a TypedArray)."""
-    lists = _Row if ndims == {1} else _Matrix if ndims == {2} else NumberList
-    return Annotated[lists | TypedArray, SkipValidation]
-
-
 def _shape_fields(spec: LossSpec) -> dict[str, Any]:
     """predictions and targets typed with exactly the shapes the loss takes."""
     predictions = set(spec.ndims)
@@ -182,11 +213,11 @@ def _shape_fields(spec: LossSpec) -> dict[str, Any]:
     shapes = " or ".join(spec.shapes)
     return {
         "predictions": (
-            _array_field(predictions),
-            Field(description=f"{shapes} predictions: nested lists (null is NaN) or a TypedArray"),
+            _array(predictions),
+            Field(description=f"{shapes} predictions: {_ARRAY_FORMS}"),
         ),
         "targets": (
-            _array_field(targets),
+            _array(targets),
             Field(description=f"Targets: {spec.targets_text}"),
         ),
     }
@@ -224,9 +255,23 @@ class LossTerm(BaseModel):
 
 
 def _term_model(spec: LossSpec) -> type[LossTerm]:
-    name: Any = Literal.__getitem__(spec.name)
+    # The name and its aliases, so that an SDK takes {"name": "mse"}; the request reaches
+    # validation with the canonical name (`compute._canonical_loss_names`). Each a const of its
+    # own, which generators type as a union of literals (an enum becomes a class to import).
+    # The frameworks' names resolve too, but are left out: spellings that differ only in case
+    # (huber, Huber) make clashing members in generated SDKs.
+    spellings = (spec.name, *spec.aliases)
+    consts = [{"type": "string", "const": spelling} for spelling in spellings]
+    schema = consts[0] if len(consts) == 1 else {"anyOf": consts}
+    name: Any = Annotated[Literal.__getitem__(spellings), WithJsonSchema(schema)]
     fields: dict[str, Any] = {
-        "name": (name, Field(description="The loss's canonical name (aliases are accepted)")),
+        "name": (
+            name,
+            Field(
+                description="The loss's name or an alias (a framework's name for it resolves "
+                "too, case, _, - and spaces ignored)"
+            ),
+        ),
     }
     fields.update({param.name: _param_field(param) for param in spec.params})
     return create_model(
@@ -265,7 +310,9 @@ EvaluateRequest.example = {
 class GroupResult(BaseModel):
     """The aggregates of one segment of a group_by request."""
 
-    key: str | int = Field(description="The segment's key")
+    key: Annotated[str | int, WithJsonSchema({})] = Field(
+        description="The segment's key: a string or an integer, as sent"
+    )
     count: int = Field(description="Samples of the segment used")
     weight_sum: float = Field(description="Sum of their weights")
     loss_sum: float = Field(description="Sum of their weighted losses")
@@ -278,15 +325,15 @@ class LossResponse(BaseModel):
     loss: str = Field(description="The loss's canonical name, or total")
     reduction: Reduction
     value: float | None = Field(description="The reduced loss; null only for reduction=none")
-    losses: ArrayOut | None = Field(
+    losses: _RowOut = Field(
         default=None, description="reduction=none: the per-sample weighted losses w l"
     )
-    gradient: ArrayOut | None = Field(
+    gradient: _EitherOrNull = Field(
         default=None,
         description="d value / d predictions, shaped like predictions; null if not "
         "differentiable, absent if not asked for",
     )
-    per_output: ArrayOut | None = Field(
+    per_output: _RowOut = Field(
         default=None, description="(N, K) regression: the reduced loss of each output column"
     )
     groups: list[GroupResult] | None = Field(
@@ -298,7 +345,7 @@ class LossResponse(BaseModel):
     omitted: int = Field(description="Samples dropped by nan_policy=omit")
     penalty: float | None = Field(default=None, description="With regularization: the penalty")
     cost: float | None = Field(default=None, description="With regularization: value + penalty")
-    weights_gradient: ArrayOut | None = Field(
+    weights_gradient: _EitherOut = Field(
         default=None, description="With regularization: d penalty / d weights"
     )
 
@@ -331,7 +378,11 @@ class ParameterEntry(BaseModel):
     name: str
     type: Literal["float", "bool", "int", "float_list"]
     nullable: bool
-    default: float | bool | int | list[float] | None
+    # Any JSON value to the generators: a union of these is what they type worst (docs/sdk.md).
+    default: Annotated[
+        float | bool | int | list[float] | None,
+        WithJsonSchema({"description": "The default: a number, a boolean, numbers, or null"}),
+    ]
     bounds: ParameterBounds
     description: str
 

@@ -48,10 +48,10 @@ def test_committed_openapi_json_is_the_apps() -> None:
 def test_operation_ids_are_stable_and_clean(spec: dict[str, Any]) -> None:
     ids = [operation["operationId"] for _, _, operation in operations(spec)]
     assert len(ids) == len(set(ids))
-    described = {f"describe_{name}" for name in CANONICAL}
     fixed = {"list_losses", "get_loss", "compute_loss", "evaluate", "plot_loss"}
     fixed |= {"healthz", "livez", "readyz", "metrics"}
-    assert set(ids) == fixed | CANONICAL | described
+    # One describe operation (get_loss), not one per loss.
+    assert set(ids) == fixed | CANONICAL
     assert spec["paths"]["/v1/losses/huber"]["post"]["operationId"] == "huber"
 
 
@@ -81,15 +81,14 @@ def test_every_ref_resolves(spec: dict[str, Any]) -> None:
 
 
 def _dimensions(schema: dict[str, Any]) -> set[int]:
-    """The numbers of dimensions the nested-list branches of an array field admit."""
-    dimensions = set()
-    for branch in schema["anyOf"]:
-        depth, node = 0, branch
-        while node.get("type") == "array":
-            depth, node = depth + 1, node["items"]
-        if depth:
-            dimensions.add(depth)
-    return dimensions
+    """The numbers of dimensions an array field's lists admit: unconstrained items are rows or
+    numbers, (N,) or (N, K)."""
+    if schema["items"] == {}:
+        return {1, 2}
+    depth, node = 0, schema
+    while node.get("type") == "array":
+        depth, node = depth + 1, node["items"]
+    return {depth}
 
 
 @pytest.mark.parametrize("name", sorted(CANONICAL))
@@ -99,8 +98,43 @@ def test_each_loss_request_admits_exactly_its_shapes(spec: dict[str, Any], name:
     assert _dimensions(properties["predictions"]) == set(loss.ndims)
     targets = {"same": set(loss.ndims), "labels": {1}, "same_or_labels": {*loss.ndims, 1}}
     assert _dimensions(properties["targets"]) == targets[loss.target_shape]
-    # A typed array is always an alternative.
-    assert {"$ref": "#/components/schemas/TypedArray"} in properties["predictions"]["anyOf"]
+    # A typed array is an alternative the description names, not a union the SDKs must type.
+    assert "TypedArray" in properties["predictions"]["description"]
+
+
+def _array_fields(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (model, field, schema)
+        for model, definition in spec["components"]["schemas"].items()
+        for field, schema in definition.get("properties", {}).items()
+        if schema.get("type") == "array"
+        or any(branch.get("type") == "array" for branch in schema.get("anyOf", []))
+    ]
+
+
+def test_array_fields_are_plain_lists_for_the_generators(spec: dict[str, Any]) -> None:
+    """No union of a list with an object or another list, nor of numbers with lists (docs/sdk.md):
+    at most `null`."""
+    fields = _array_fields(spec)
+    assert len(fields) > 4 * len(CANONICAL)
+    for model, field, schema in fields:
+        branches = [b for b in schema.get("anyOf", [schema]) if b.get("type") != "null"]
+        assert len(branches) == 1, (model, field)
+        node = branches[0]
+        while node.get("type") == "array":
+            node = node["items"]
+        if "discriminator" in node:  # evaluate's terms: objects a generator tells apart by name
+            continue
+        assert not {"anyOf", "oneOf"} & set(node), (model, field, node)
+
+
+def test_no_component_property_has_a_default_keyword(spec: dict[str, Any]) -> None:
+    """Defaults are in words: openapi-typescript reads a `default` as "always present"."""
+    for name, definition in spec["components"]["schemas"].items():
+        for field, schema in definition.get("properties", {}).items():
+            assert "default" not in schema, (name, field)
+    delta = spec["components"]["schemas"]["HuberRequest"]["properties"]["delta"]
+    assert delta["description"].endswith("Default: 1.0.")
 
 
 def test_a_two_dimensional_loss_has_only_two_dimensional_predictions(
@@ -115,7 +149,6 @@ def test_each_loss_request_has_its_parameters_with_bounds(spec: dict[str, Any]) 
     schemas = spec["components"]["schemas"]
     huber = schemas["HuberRequest"]
     assert huber["properties"]["delta"]["exclusiveMinimum"] == 0
-    assert huber["properties"]["delta"]["default"] == 1.0
     assert set(huber["required"]) == {"predictions", "targets"}
     assert huber["additionalProperties"] is False
     quantile = schemas["QuantileRequest"]["properties"]["quantile"]
@@ -127,8 +160,11 @@ def test_each_loss_request_has_its_parameters_with_bounds(spec: dict[str, Any]) 
         assert {p.name for p in loss.params} <= set(request["properties"])
         for field in ("predictions", "targets", "sample_weight", "reduction", "gradient"):
             assert field in request["properties"]
-        for field in ("nan_policy", "array_encoding", "group_by", "regularization"):
+        for field in ("nan_policy", "group_by", "regularization"):
             assert field in request["properties"]
+        # Accepted, documented in words: its TypedArray answers are not the lists the
+        # response schema describes.
+        assert "array_encoding" not in request["properties"]
         operation = spec["paths"][f"/v1/losses/{name}"]["post"]
         body = operation["requestBody"]["content"]["application/json"]
         assert body["schema"] == {"$ref": f"#/components/schemas/{_camel(name)}Request"}
@@ -145,11 +181,14 @@ def _camel(name: str) -> str:
 def test_evaluate_losses_are_a_discriminated_union(spec: dict[str, Any]) -> None:
     losses = spec["components"]["schemas"]["EvaluateRequest"]["properties"]["losses"]["items"]
     assert losses["discriminator"]["propertyName"] == "name"
-    assert set(losses["discriminator"]["mapping"]) == CANONICAL
+    # Names and aliases, as the service takes them.
+    assert set(losses["discriminator"]["mapping"]) == CANONICAL | ALIASES
     assert len(losses["oneOf"]) == len(CANONICAL)
     huber = spec["components"]["schemas"]["HuberTerm"]
     assert huber["properties"]["name"]["const"] == "huber"
     assert huber["properties"]["delta"]["exclusiveMinimum"] == 0
+    mse = spec["components"]["schemas"]["MeanSquaredErrorTerm"]["properties"]["name"]
+    assert [branch["const"] for branch in mse["anyOf"]] == ["mean_squared_error", "mse", "l2"]
 
 
 def test_every_operation_documents_problem_responses(spec: dict[str, Any]) -> None:
@@ -193,11 +232,20 @@ def test_responses_validate_against_the_documented_models(client: ApiClient) -> 
     EvaluateResponse.model_validate_json(client.post("/v1/evaluate", json=body).content)
 
 
-def test_api_keys_add_a_security_scheme_to_the_spec() -> None:
+def test_api_keys_are_optional_in_the_open_spec_and_required_with_keys(
+    spec: dict[str, Any],
+) -> None:
+    keys = [{"ApiKey": []}, {"Bearer": []}]
+    # Open: the document's requirement has the empty alternative, and no operation has one of
+    # its own (a generator then hands every operation a plain client).
+    assert spec["security"] == [*keys, {}]
+    assert "security" not in spec["paths"]["/v1/losses/huber"]["post"]
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
     secured = create_app(Settings(api_keys=("k",))).openapi()
     assert "ApiKey" in secured["components"]["securitySchemes"]
-    assert secured["paths"]["/v1/losses/huber"]["post"]["security"]
-    assert "security" not in secured["paths"]["/healthz"]["get"]
+    assert secured["security"] == keys
+    assert secured["paths"]["/v1/losses/huber"]["post"]["security"] == keys
+    assert secured["paths"]["/healthz"]["get"]["security"] == []
 
 
 class _Links(HTMLParser):

@@ -24,7 +24,7 @@ from .conftest import LiveServer
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 # MessagePack bodies and responses: the spec lists application/msgpack beside application/json.
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
-FUZZING_EXAMPLES = 25  # per operation and mode: ~1,000 cases over the 50 operations
+FUZZING_EXAMPLES = 25  # per operation and mode: ~1,000 cases over the 40 operations
 # float parameter with bounds (huber); int, nullable and list parameters (sparse cce); nullable
 # float and booleans (binary focal); the catalogue, a path parameter and the probes.
 COVERAGE_OPERATIONS = (
@@ -33,7 +33,7 @@ COVERAGE_OPERATIONS = (
     "binary_focal_cross_entropy",
     "list_losses",
     "get_loss",
-    "describe_huber",
+    "plot_loss",
     "healthz",
     "readyz",
 )
@@ -41,7 +41,7 @@ MIN_CASES = 1000
 RUN_SECONDS = 120
 
 
-def schemathesis(live: LiveServer, cwd: Path, *args: str) -> tuple[int, str]:
+def schemathesis(live: LiveServer, cwd: Path, *args: str, workers: int = 2) -> tuple[int, str]:
     """Run the schemathesis CLI against the live server; the cases it generated and its report."""
     completed = subprocess.run(
         [
@@ -55,7 +55,7 @@ def schemathesis(live: LiveServer, cwd: Path, *args: str) -> tuple[int, str]:
             "--checks",
             "all",
             "--workers",
-            "2",
+            str(workers),
             "--no-color",
             *args,
         ],
@@ -84,6 +84,8 @@ def test_schemathesis_finds_nothing(live: LiveServer, tmp_path: Path) -> None:
         str(FUZZING_EXAMPLES),
     )
     selected = [f"--include-operation-id={operation}" for operation in COVERAGE_OPERATIONS]
-    covered, _ = schemathesis(live, tmp_path, "--phases", "coverage", *selected)
+    # One worker: two threads building the coverage cases of array fields with unconstrained items
+    # race in CPython 3.11's ast module ("AST constructor recursion depth mismatch", gh-106905).
+    covered, _ = schemathesis(live, tmp_path, "--phases", "coverage", *selected, workers=1)
     assert fuzzed + covered >= MIN_CASES, (fuzzed, covered)
     assert '"logger":"service.error"' not in live.logs(), "the server logged an unhandled error"

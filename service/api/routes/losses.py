@@ -2,10 +2,11 @@
 
 The app has one route per kind of request: `GET /v1/losses/{name}` describes a loss and
 `POST /v1/losses/{name}` computes it, the loss found by a dict lookup in the registry (aliases
-included). The OpenAPI spec also shows one operation per loss (`POST /v1/losses/huber`, with
-huber's own request schema), so that a generated SDK gets `huber(...)`: those are the routes of
-`documented`, generated from the registry, which the spec is built from but the app does not
-route (the templated routes answer the same paths).
+included). The OpenAPI spec also shows one compute operation per loss (`POST /v1/losses/huber`,
+with huber's own request schema), so that a generated SDK gets `huber(...)`: those are the routes
+of `documented`, generated from the registry, which the spec is built from but the app does not
+route (the templated route answers the same paths). Describing a loss is one operation,
+`get_loss(name)`, rather than one per loss.
 """
 
 from __future__ import annotations
@@ -102,26 +103,12 @@ def _description(spec: LossSpec) -> str:
     )
 
 
-# The endpoints of the documented per-loss paths: the loss is the path's last segment.
-async def _describe_own_path(request: Request) -> Response:
-    return await get_loss_entry(request.url.path.rsplit("/", 1)[-1])
-
-
+# The endpoint of the documented per-loss paths: the loss is the path's last segment.
 async def _compute_own_path(request: Request, settings: SettingsDep) -> Response:
     return await compute_by_name(request, request.url.path.rsplit("/", 1)[-1], settings)
 
 
 for _spec in LOSSES.values():
-    documented.add_api_route(
-        f"/{_spec.name}",
-        _describe_own_path,
-        methods=["GET"],
-        operation_id=f"describe_{_spec.name}",
-        summary=f"Describe {_spec.name}",
-        description=f"Describe {_spec.name}, as GET /v1/losses/{{name}} does.",
-        response_model=LossEntry,
-        responses=problem_responses(401, 500),
-    )
     documented.add_api_route(
         f"/{_spec.name}",
         _compute_own_path,
