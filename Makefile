@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/dev.lock
 
 .PHONY: serve test lint typecheck pytest lock openapi generated gallery bench bench-http bench-datasets bench-plots clean
-.PHONY: deploy-tools lint-deploy container-test
+.PHONY: deploy-tools lint-deploy container-test sdk-check sdk-lock
 
 # The stamp is newer than the lock and pyproject once the venv matches them. The first build
 # downloads ~150 packages: pip's own lines show how far it is.
@@ -26,8 +26,8 @@ serve: $(STAMP)
 test: lint-deploy lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check service tests bench
-	$(BIN)/ruff format --check service tests bench
+	$(BIN)/ruff check service tests bench sdk
+	$(BIN)/ruff format --check service tests bench sdk
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -68,6 +68,18 @@ bench-datasets: $(STAMP)
 # The pictures (bench/README.md): cold and cached plots, and the size of the page at /.
 bench-plots: $(STAMP)
 	$(BIN)/python bench/plots.py
+
+# The SDKs five generators make from openapi.json, type-checked and run against a live server
+# (docs/sdk.md). Slower than make test (~2 min warm; the first run installs the tools, pinned in
+# sdk/, into build/sdk-tools), so it is a target of its own, run by .ci/run after make test.
+sdk-check: $(STAMP)
+	$(BIN)/python sdk/check.py
+
+# Re-pin the Python side of sdk-check after editing sdk/requirements.in (the npm side:
+# npm install --package-lock-only in a copy of sdk/package.json).
+sdk-lock:
+	$(BIN)/uv pip compile sdk/requirements.in --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -o sdk/requirements.txt -q
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,12 +1,13 @@
-"""A user's program against the client openapi-python-client generates (package `opc`)."""
+"""A user's program against the client openapi-python-client generates (its package name:
+`loss_service_client`, from the spec's title)."""
 
 import sys
 
-from opc.client import Client
-from opc.api.evaluate import evaluate
-from opc.api.losses import get_loss, huber, list_losses, zero_one
-from opc.api.operations import healthz
-from opc.models import (
+from loss_service_client.api.evaluate import evaluate
+from loss_service_client.api.losses import get_loss, huber, list_losses, zero_one
+from loss_service_client.api.operations import healthz
+from loss_service_client.client import Client
+from loss_service_client.models import (
     EvaluateRequest,
     EvaluateResponse,
     HuberRequest,
@@ -30,7 +31,9 @@ assert answer.value is not None and isinstance(answer.gradient, list)
 print("huber", answer.value + 1, answer.gradient[0])
 assert answer.value == 0.1875
 
-wide = huber.sync(client=client, body=HuberRequest(predictions=[1.0, 5.0], targets=[0.0, 0.0], delta=2.0))
+wide = huber.sync(
+    client=client, body=HuberRequest(predictions=[1.0, 5.0], targets=[0.0, 0.0], delta=2.0)
+)
 assert isinstance(wide, LossResponse)
 assert wide.value == (0.5 + 2.0 * (5.0 - 1.0)) / 2
 
