@@ -432,7 +432,7 @@ def checked(command: Sequence[str | Path]) -> str:
     return completed.stdout + completed.stderr
 
 
-def generate(generator: str) -> None:
+def generate(generator: str, spec: Path) -> None:
     target = WORK / generator
     shutil.rmtree(target, ignore_errors=True)
     if generator == "opc":
@@ -441,7 +441,7 @@ def generate(generator: str) -> None:
                 TOOLS / "py" / "bin" / "openapi-python-client",
                 "generate",
                 "--path",
-                SPEC,
+                spec,
                 "--output-path",
                 WORK / "opc-package",
                 "--meta",
@@ -467,7 +467,7 @@ def generate(generator: str) -> None:
                 TOOLS / "py" / "bin" / "openapi-generator-cli",
                 "generate",
                 "-i",
-                SPEC,
+                spec,
                 "-g",
                 "python",
                 "-o",
@@ -494,7 +494,7 @@ def generate(generator: str) -> None:
                 TOOLS / "py" / "bin" / "openapi-generator-cli",
                 "generate",
                 "-i",
-                SPEC,
+                spec,
                 "-g",
                 "typescript-fetch",
                 "-o",
@@ -502,9 +502,9 @@ def generate(generator: str) -> None:
             ]
         )
     elif generator == "heyapi":
-        run([NODE_BIN / "openapi-ts", "-i", SPEC, "-o", target])
+        run([NODE_BIN / "openapi-ts", "-i", spec, "-o", target])
     else:
-        run([NODE_BIN / "openapi-typescript", SPEC, "-o", target / "schema.d.ts"])
+        run([NODE_BIN / "openapi-typescript", spec, "-o", target / "schema.d.ts"])
 
 
 CALLS: dict[str, Callable[[list[Operation]], str]] = {
@@ -571,10 +571,14 @@ def expected(ops: list[Operation], base: str) -> dict[str, tuple[int, object]]:
 
 
 def check(
-    generator: str, ops: list[Operation], base: str, truth: dict[str, tuple[int, object]]
+    generator: str,
+    ops: list[Operation],
+    base: str,
+    truth: dict[str, tuple[int, object]],
+    spec: Path,
 ) -> Result:
     result = Result(generator)
-    generate(generator)
+    generate(generator, spec)
     result.generated = True
     suffix = ".py" if generator in ("opc", "ogpy") else ".ts"
     program = f"{generator}{suffix}"
@@ -676,6 +680,7 @@ def table(results: list[Result]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(GENERATORS), help="generators, comma-separated")
+    parser.add_argument("--spec", type=Path, default=SPEC, help="the spec (default openapi.json)")
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - set(GENERATORS)
@@ -689,13 +694,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         link = WORK / "node_modules"
         if not link.exists():
             link.symlink_to(TOOLS / "node_modules")
-        ops = operations(json.loads(SPEC.read_text()))
+        ops = operations(json.loads(args.spec.read_text()))
         results = []
         started = time.monotonic()
         with live_server() as base:
             truth = expected(ops, base)
             for generator in chosen:
-                results.append(check(generator, ops, base, truth))
+                results.append(check(generator, ops, base, truth, args.spec.resolve()))
     except ToolError as error:
         print(f"sdk-check: {error}", file=sys.stderr)
         return 2

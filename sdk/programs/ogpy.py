@@ -12,25 +12,28 @@ from loss_client import (
     LossesInner,
     MeanAbsoluteErrorTerm,
     MeanSquaredErrorTerm,
+    MulticlassApi,
     OperationsApi,
+    RegressionApi,
     ZeroOneRequest,
 )
 from loss_client.exceptions import NotFoundException
 
 with ApiClient(Configuration(host=sys.argv[1])) as api_client:
     losses = LossesApi(api_client)
+    regression = RegressionApi(api_client)
     predictions = [2.5, 0.0, 2.0, 8.0]
     targets = [3.0, -0.5, 2.0, 7.0]
-    answer = losses.huber(HuberRequest(predictions=predictions, targets=targets))
+    answer = regression.huber(HuberRequest(predictions=predictions, targets=targets))
     # value is null for reduction="none"; the gradient is absent when not asked for.
     assert answer.value is not None and answer.gradient is not None
     print("huber", answer.value + 1, answer.gradient[0])
     assert answer.value == 0.1875
 
-    wide = losses.huber(HuberRequest(predictions=[1.0, 5.0], targets=[0.0, 0.0], delta=2.0))
+    wide = regression.huber(HuberRequest(predictions=[1.0, 5.0], targets=[0.0, 0.0], delta=2.0))
     assert wide.value == (0.5 + 2.0 * (5.0 - 1.0)) / 2
 
-    labels = losses.zero_one(
+    labels = MulticlassApi(api_client).zero_one(
         ZeroOneRequest(predictions=[0.9, 0.2, 0.6, 0.4], targets=[1.0, 0.0, 0.0, 0.0])
     )
     assert labels.value == 0.25 and labels.gradient is None

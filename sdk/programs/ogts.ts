@@ -1,5 +1,13 @@
 // A user's program against the client openapi-generator's typescript-fetch makes (folder `ogts`).
-import { Configuration, EvaluateApi, LossesApi, OperationsApi, ResponseError } from "./ogts/index";
+import {
+  Configuration,
+  EvaluateApi,
+  LossesApi,
+  MulticlassApi,
+  OperationsApi,
+  RegressionApi,
+  ResponseError,
+} from "./ogts/index";
 
 function check(condition: boolean, what: string): void {
   if (!condition) throw new Error(`failed: ${what}`);
@@ -8,19 +16,20 @@ function check(condition: boolean, what: string): void {
 async function main(base: string): Promise<void> {
   const configuration = new Configuration({ basePath: base });
   const losses = new LossesApi(configuration);
+  const regression = new RegressionApi(configuration);
 
   const predictions = [2.5, 0.0, 2.0, 8.0];
   const targets = [3.0, -0.5, 2.0, 7.0];
-  const answer = await losses.huber({ huberRequest: { predictions, targets } });
+  const answer = await regression.huber({ huberRequest: { predictions, targets } });
   console.log("huber", (answer.value ?? 0) + 1, answer.gradient?.[0]);
   check(answer.value === 0.1875, "huber value");
 
-  const wide = await losses.huber({
+  const wide = await regression.huber({
     huberRequest: { predictions: [1.0, 5.0], targets: [0.0, 0.0], delta: 2.0 },
   });
   check(wide.value === (0.5 + 2.0 * (5.0 - 1.0)) / 2, "huber delta");
 
-  const labels = await losses.zeroOne({
+  const labels = await new MulticlassApi(configuration).zeroOne({
     zeroOneRequest: { predictions: [0.9, 0.2, 0.6, 0.4], targets: [1.0, 0.0, 0.0, 0.0] },
   });
   check(labels.value === 0.25 && labels.gradient === null, "zero_one");

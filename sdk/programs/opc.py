@@ -4,8 +4,10 @@
 import sys
 
 from loss_service_client.api.evaluate import evaluate
-from loss_service_client.api.losses import get_loss, huber, list_losses, zero_one
+from loss_service_client.api.losses import get_loss, list_losses
+from loss_service_client.api.multiclass import zero_one
 from loss_service_client.api.operations import healthz
+from loss_service_client.api.regression import huber
 from loss_service_client.client import Client
 from loss_service_client.models import (
     EvaluateRequest,

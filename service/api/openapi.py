@@ -20,34 +20,46 @@ __all__ = ["build_openapi"]
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 TITLE = "loss-service"
-DESCRIPTION = """Loss values, gradients and mergeable aggregates over HTTP.
+DESCRIPTION = """Loss values, gradients and mergeable aggregates over HTTP: one operation per loss,
+with its parameters as top-level fields (grouped by task below), and `POST /v1/evaluate` for
+several losses and their weighted total.
 
-Every loss of the catalogue is an operation of its own (`POST /v1/losses/{name}`) with its
-parameters as top-level fields; `POST /v1/evaluate` scores several losses over one payload and
-their weighted total. Arrays travel as nested JSON lists (null is NaN) or as typed arrays
-`{dtype, shape, data}` with base64 little-endian bytes.
+- **Arrays**: nested JSON lists of numbers (null is read as NaN). Any array field also takes a
+  TypedArray `{dtype, shape, data}` (`data`: base64 of the C-order little-endian bytes), and
+  `"array_encoding": "base64"` in a request asks for the answer's arrays in that form; both are
+  for large payloads and are left out of the schemas, which SDK generators type as plain lists.
+- **Formats**: JSON; MessagePack (`Content-Type` and `Accept: application/msgpack`, typed arrays
+  carrying raw bytes); or an Apache Arrow IPC stream (`application/vnd.apache.arrow.stream`)
+  whose columns are the array fields, with the other fields as query parameters
+  (`?reduction=sum&delta=2`, `?losses=[{"name":"mse"}]`). A body with no Content-Type is read as
+  JSON; any body may be gzipped (`Content-Encoding: gzip`). Limits are counted before arrays are
+  built.
+- **Compression**: a JSON answer of 1 KiB or more is gzipped for a client that accepts gzip and
+  sent a request of at most 64 KiB; a larger request's answer (megabytes of numbers, which gzip
+  slows more than it shrinks) only when the client refuses `identity`. MessagePack never.
+- **Errors**: RFC 9457 `application/problem+json`, naming the field, the index and the value.
+- **Keys**: open by default. With `LOSS_SERVICE_API_KEYS` set, every `/v1` operation needs
+  `X-API-Key: <key>` or `Authorization: Bearer <key>` (else 401); `/healthz`, `/livez`,
+  `/readyz`, `/metrics`, `/openapi.json` and `/docs` stay open. Every GET answers HEAD."""
 
-The same requests and responses also travel as MessagePack (`Content-Type:
-application/msgpack`, and `Accept: application/msgpack` for the response), typed arrays then
-carrying their raw bytes (bin) instead of base64: the compact form for millions of values.
-A request's arrays may also come as a table: an Apache Arrow IPC stream (`Content-Type:
-application/vnd.apache.arrow.stream`) whose columns are named after the array fields
-(`predictions`, `targets`, `sample_weight`, `group_by`; (N, K) arrays as list or fixed-size-list
-columns; string keys may be dictionary-encoded), with the other fields as query parameters, each
-read as JSON where it is JSON (`?reduction=sum&delta=2`, `?losses=[{"name":"mse"}]` for
-evaluate). The same limits apply, counted before any array is built.
-A body with no Content-Type is read as JSON. Request bodies may be gzip-compressed
-(`Content-Encoding: gzip`). A JSON response of 1 KiB or more is gzip-compressed for a client
-that accepts gzip when its request was at most 64 KiB; a larger request's answer (megabytes of
-numbers, which gzip slows more than it shrinks) is sent uncompressed unless the client refuses
-`identity`; MessagePack is never compressed. Every error is an RFC 9457
-`application/problem+json` document, whatever the request's format.
-
-The service is open by default; when its operator sets `LOSS_SERVICE_API_KEYS`, every `/v1`
-operation needs `X-API-Key: <key>` or `Authorization: Bearer <key>` (a missing or wrong key is a
-401). `/healthz`, `/livez`, `/readyz`, `/metrics`, `/openapi.json` and `/docs` stay open. Every
-GET answers HEAD too."""
-
+# The docs' groups, in this order: the catalogue, composites, each task's losses, operations.
+TAGS = [
+    {
+        "name": "losses",
+        "description": "The catalogue: list and describe the losses, compute one named in the "
+        "path, draw one",
+    },
+    {
+        "name": "evaluate",
+        "description": "Several losses over one payload, and their weighted total",
+    },
+    {"name": "regression", "description": "Real-valued targets"},
+    {"name": "binary", "description": "Probabilities or logits of a positive class; margins"},
+    {"name": "multiclass", "description": "Class scores or probabilities against labels"},
+    {"name": "multilabel", "description": "Several independent labels per sample"},
+    {"name": "distribution", "description": "Rows that are probability distributions"},
+    {"name": "operations", "description": "Probes and metrics, open whatever the keys"},
+]
 MSGPACK = "application/msgpack"
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 ARROW_BODY = {
@@ -71,6 +83,7 @@ def build_openapi(app: FastAPI, settings: Settings, version: str) -> dict[str, A
         # The per-loss operations: documented, answered by the templated routes.
         routes=[*app.routes, *losses.documented.routes],
         separate_input_output_schemas=False,
+        tags=TAGS,
     )
     schemas: dict[str, Any] = spec.setdefault("components", {}).setdefault("schemas", {})
     _, extra = models_json_schema(

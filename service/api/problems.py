@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -117,8 +117,30 @@ class ProblemItem(BaseModel):
     msg: str = Field(description="What is wrong, naming the value and what was expected")
 
 
+_EXAMPLE_DETAIL = (
+    "predictions[1] = 1.5; expected a probability in [0, 1]; pass from_logits=true if these "
+    "are logits"
+)
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem: every error response of the service has this shape."""
+
+    # The one example the docs show for every error response.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "urn:loss-service:problem:domain",
+                    "title": "Value outside the loss's domain",
+                    "status": 422,
+                    "detail": _EXAMPLE_DETAIL,
+                    "errors": [{"loc": ["body", "predictions", 1], "msg": _EXAMPLE_DETAIL}],
+                    "request_id": "8f82e46294551d77aa32d3c0372707b2",
+                }
+            ]
+        }
+    )
 
     type: str = Field(description="A URI naming the kind of problem")
     title: str = Field(description="A short summary of the kind of problem")
@@ -316,11 +338,17 @@ _DESCRIPTIONS = {
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI `responses` entries for these error statuses, all problem+json."""
+    """The OpenAPI `responses` for these error statuses: one entry per class (4XX, 5XX), each a
+    problem+json whose description lists what each status means here. One block per class in
+    the docs instead of one per status (each with the same example), and every generator still
+    types the body as a Problem."""
+    grouped: dict[str, list[int]] = {}
+    for status in statuses:
+        grouped.setdefault(f"{status // 100}XX", []).append(status)
     return {
-        status: {
-            "description": _DESCRIPTIONS[status],
+        key: {
+            "description": "\n".join(f"- {status}: {_DESCRIPTIONS[status]}" for status in codes),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
-        for status in statuses
+        for key, codes in grouped.items()
     }

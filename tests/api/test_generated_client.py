@@ -45,7 +45,7 @@ def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleTy
     )
     sys.path.insert(0, str(out))
     try:
-        names = ["", ".api.losses.huber", ".api.losses.binary_cross_entropy"]
+        names = ["", ".api.regression.huber", ".api.binary.binary_cross_entropy"]
         names += [".api.evaluate.evaluate", ".api.losses.get_loss", ".models"]
         yield {name: importlib.import_module(PACKAGE + name) for name in names}
     finally:
@@ -60,7 +60,7 @@ def test_generated_client_calls_a_regression_loss(sdk: dict[str, Any], server: s
         body = models.HuberRequest(
             predictions=[0.0, 3.0], targets=[0.0, 0.0], delta=2.0, gradient=True
         )
-        result = sdk[".api.losses.huber"].sync(client=client, body=body)
+        result = sdk[".api.regression.huber"].sync(client=client, body=body)
     assert isinstance(result, models.LossResponse)
     assert result.loss == "huber"
     assert result.value == pytest.approx(2.0)
@@ -76,7 +76,7 @@ def test_generated_client_calls_a_classification_loss_with_logits(
         body = models.BinaryCrossEntropyRequest(
             predictions=[0.0, 2.0], targets=[1.0, 1.0], from_logits=True
         )
-        result = sdk[".api.losses.binary_cross_entropy"].sync(client=client, body=body)
+        result = sdk[".api.binary.binary_cross_entropy"].sync(client=client, body=body)
     assert isinstance(result, models.LossResponse)
     expected = (math.log(2.0) + math.log1p(math.exp(-2.0))) / 2
     assert result.value == pytest.approx(expected)
@@ -104,7 +104,7 @@ def test_generated_client_returns_problems(sdk: dict[str, Any], server: str) -> 
     models = sdk[".models"]
     with sdk[""].Client(base_url=server) as client:
         body = models.HuberRequest(predictions=[1.0, 2.0], targets=[1.0])
-        problem = sdk[".api.losses.huber"].sync(client=client, body=body)
+        problem = sdk[".api.regression.huber"].sync(client=client, body=body)
         missing = sdk[".api.losses.get_loss"].sync("hubr", client=client)
     assert isinstance(problem, models.Problem)
     assert problem.status == 422

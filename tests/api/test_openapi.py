@@ -192,15 +192,28 @@ def test_evaluate_losses_are_a_discriminated_union(spec: dict[str, Any]) -> None
 
 
 def test_every_operation_documents_problem_responses(spec: dict[str, Any]) -> None:
+    """One response per class of error (4XX, 5XX), each a Problem, its statuses in words."""
     for path, _, operation in operations(spec):
-        errors = {code: r for code, r in operation["responses"].items() if code >= "400"}
-        assert "500" in errors, path
+        errors = {code: r for code, r in operation["responses"].items() if code[0] in "45"}
+        assert set(errors) <= {"4XX", "5XX"}, path
+        assert "500" in errors["5XX"]["description"], path
         for response in errors.values():
             assert response["content"] == {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             }
         if operation["operationId"] in CANONICAL | {"evaluate"}:
-            assert {"400", "413", "415", "422"} <= set(errors), path
+            for status in ("400", "413", "415", "422"):
+                assert f"- {status}: " in errors["4XX"]["description"], (path, status)
+    assert spec["components"]["schemas"]["Problem"]["examples"][0]["status"] == 422
+
+
+def test_each_loss_is_grouped_under_its_task(spec: dict[str, Any]) -> None:
+    names = [tag["name"] for tag in spec["tags"]]
+    for name, loss in LOSSES.items():
+        assert spec["paths"][f"/v1/losses/{name}"]["post"]["tags"] == [loss.task]
+        assert loss.task in names
+    for _, _, operation in operations(spec):
+        assert set(operation["tags"]) <= set(names)
 
 
 def test_every_request_example_is_accepted(client: ApiClient, spec: dict[str, Any]) -> None:

@@ -7,70 +7,20 @@ changing huber's delta redraws its picture. The screenshot is kept in build/test
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
+from ops.live import LiveServer, wait_until
+from selenium.webdriver.common.by import By
 
 from service.losses import LOSSES
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-if CHROMIUM is None or CHROMEDRIVER is None:
-    # `make test` installs both first; in CI a missing browser is a broken set-up, not a skip.
-    if os.environ.get("CI"):
-        raise RuntimeError("chromium or chromedriver is not installed: run `make deploy-tools`")
-    pytest.skip("chromium is not installed (make deploy-tools)", allow_module_level=True)
+from .conftest import ARTIFACTS, LOAD_SECONDS
 
-from ops.live import LiveServer, live_server, wait_until  # noqa: E402
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
-LOAD_SECONDS = 120.0
-# As the machine's notes advise: no background traffic from the browser to the outside.
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1200,900",
-)
 ALL_PLOTS_LOADED = """
 const images = [...document.querySelectorAll("img[data-loss]")];
 return images.length === arguments[0]
     && images.every((image) => image.complete && image.naturalWidth > 0);
 """
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("ui")) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(LOAD_SECONDS)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _huber_image(browser: Any) -> Any:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, Response
 
+from ..deps import SettingsDep
 from ..metrics import CONTENT_TYPE, Metrics
 from ..problems import ProblemException, problem_responses
 from ..schemas import Health
@@ -55,20 +56,41 @@ async def readyz(request: Request) -> Response:
     return Response(b'{"status":"ready"}', media_type="application/json")
 
 
+# Swagger UI, set to be scanned: every group closed (a line per task), a filter box, no model
+# section (the schemas are in each operation), request durations shown.
+DOCS_PARAMETERS = {
+    "validatorUrl": None,
+    "docExpansion": "none",
+    "filter": True,
+    "defaultModelsExpandDepth": -1,
+    "displayRequestDuration": True,
+}
+# An open service: the key requirement is optional, which Swagger UI still draws as a lock on
+# every operation and an Authorize button (alone in its bar); they go, and the description says
+# the service is open.
+_OPEN_SERVICE_STYLE = (
+    b"<style>.swagger-ui .scheme-container, .swagger-ui .authorization__btn { display: none; }"
+    b"</style>"
+)
+
+
 @router.get("/docs", include_in_schema=False)
-async def docs(request: Request) -> HTMLResponse:
+async def docs(request: Request, settings: SettingsDep) -> HTMLResponse:
     """Swagger UI over /openapi.json, from the service's own assets (FastAPI's "custom docs UI
     static assets"): no CDN, so /docs works with no internet; validatorUrl null keeps the spec
     from being sent to an online validator."""
     root = request.scope.get("root_path", "").rstrip("/")
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=f"{root}/openapi.json",
         title="loss-service API",
         swagger_js_url=f"{root}/static/swagger-ui-bundle.js",
         swagger_css_url=f"{root}/static/swagger-ui.css",
         swagger_favicon_url=f"{root}/static/favicon-32x32.png",
-        swagger_ui_parameters={"validatorUrl": None},
+        swagger_ui_parameters=DOCS_PARAMETERS,
     )
+    if settings.api_keys:
+        return page
+    return HTMLResponse(bytes(page.body).replace(b"</head>", _OPEN_SERVICE_STYLE + b"</head>", 1))
 
 
 _METRICS_EXAMPLE = (
