@@ -356,30 +356,60 @@ async def run_compute(
     if size <= INLINE_BODY_BYTES:
         return work()
     watcher = asyncio.ensure_future(_watch_disconnect(request, raw.cancelled))
+    large = HEAP.started(size)
     try:
-        return await anyio.to_thread.run_sync(
-            functools.partial(_then_release, work, size), abandon_on_cancel=True
-        )
+        return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
     except RequestCancelled:
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     finally:
         raw.cancelled.set()
         watcher.cancel()
+        if large:
+            HEAP.finished()
 
 
-# After a request of this many body bytes, the memory it freed goes back to the system: glibc
-# keeps freed heap memory for reuse, and the transient peaks of large bodies (a parser's tape,
-# the decoded arrays) would otherwise set the process's resident size for good.
-RELEASE_BODY_BYTES = 8 * 2**20
+class HeapRelease:
+    """Give the memory large requests freed back to the system once the worker is idle.
+
+    glibc keeps freed heap memory for reuse, and the transient peaks of large bodies (a parser's
+    tape, the decoded arrays) would otherwise set the process's resident size for good. Trimming
+    after each large request gave it back at once, but the next one then paid for fresh pages
+    again (page faults, zeroing): back to back, a 16 MB MessagePack request took twice as long
+    (bench/README.md). So the heap is trimmed once no large request has been in flight for
+    `idle_seconds`, off the event loop.
+    """
+
+    def __init__(self, min_body_bytes: int, idle_seconds: float) -> None:
+        self.min_body_bytes = min_body_bytes
+        self.idle_seconds = idle_seconds
+        self.in_flight = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def started(self, size: int) -> bool:
+        """Count a request of `size` body bytes in; True if it is large enough to count."""
+        if size < self.min_body_bytes or _MALLOC_TRIM is None:
+            return False
+        self.in_flight += 1
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return True
+
+    def finished(self) -> None:
+        """A large request is done: trim once the worker has been idle for idle_seconds."""
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.idle_seconds, self._trim, loop)
+
+    def _trim(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        if self.in_flight == 0 and _MALLOC_TRIM is not None:
+            loop.run_in_executor(None, _MALLOC_TRIM, 0)
+
+
 _MALLOC_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
-
-
-def _then_release(work: Callable[[], Response], size: int) -> Response:
-    try:
-        return work()
-    finally:
-        if size >= RELEASE_BODY_BYTES and _MALLOC_TRIM is not None:
-            _MALLOC_TRIM(0)
+HEAP = HeapRelease(min_body_bytes=8 * 2**20, idle_seconds=1.0)
 
 
 # nginx's status for a request whose client went away before the answer.
