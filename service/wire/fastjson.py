@@ -26,6 +26,14 @@ Where it cannot vouch for the arrays, the fields stay the Python lists orjson wo
 The parser is created per call and dropped with the document: a parser keeps its input copy and
 tape at the size of the largest document it has seen, which would hold ~2.5 times the largest
 body in every worker for good.
+
+A body of SPLIT_MIN_BYTES or more has its top-level number arrays parsed one at a time, each from
+its own span of the text, and the rest of the document (the arrays' text replaced by null, a few
+bytes) by orjson. simdjson copies what it parses (pysimdjson always asks for a padded copy) and
+adds a tape of 16 bytes a number: parsed whole, the body, its copy and the whole tape were alive
+at once, the request's peak. The spans come from one scan for the structural bytes outside
+strings, on bodies whose strings hold no backslash; anything else, or anything the parts do not
+vouch for, goes the whole-document way.
 """
 
 from __future__ import annotations
@@ -35,11 +43,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import simdjson
 
 from .errors import LimitError
 
-__all__ = ["FAST_JSON_MIN_BYTES", "PLAIN", "Decoding", "NumberArrays", "decode_number_arrays"]
+__all__ = [
+    "FAST_JSON_MIN_BYTES",
+    "PLAIN",
+    "SPLIT_MIN_BYTES",
+    "Decoding",
+    "NumberArrays",
+    "decode_number_arrays",
+]
 
 # Below this, orjson is as fast and simpler: the proxies cost more than a few Python floats.
 FAST_JSON_MIN_BYTES = 64 * 1024
@@ -75,6 +91,15 @@ _MAX_KEYS = 64  # a request object has a few dozen fields; more go to orjson
 _NUMBER_TYPES = frozenset({int, float})
 _SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 _OTHER = object()  # a field that is not one of the number arrays
+SPLIT_MIN_BYTES = 4 * 2**20
+_NUMBERS_DENSITY = 64  # bytes per comma, at most, in a body worth splitting
+_REST_MAX_BYTES = 64 * 1024  # the document around the arrays: small fields only
+_QUOTE, _COLON, _BACKSLASH = ord('"'), ord(":"), ord("\\")
+_CLOSE, _OPEN_OBJECT, _CLOSE_OBJECT = ord("]"), ord("{"), ord("}")
+# The structural bytes the spans are found from, and the backslash that makes a body unsure.
+_MARKS = np.zeros(256, dtype=np.bool_)
+_MARKS[[_QUOTE, _COLON, _OPEN, _BACKSLASH, _CLOSE, _OPEN_OBJECT, _CLOSE_OBJECT]] = True
+_DIGIT_9 = ord("9")  # every mark but the quote is above it; in a number only "e" and "E" are
 
 
 def _count_brackets_and_commas(body: bytes | bytearray) -> tuple[int, int]:
@@ -113,6 +138,12 @@ def decode_number_arrays(
     brackets, commas = _count_brackets_and_commas(body)
     if commas > max_numbers + 1024:
         return None
+    # Split only a body that is mostly numbers (a comma every few dozen bytes): there the tape is
+    # as large as the text; a body of typed arrays or strings makes a small tape.
+    if len(body) >= SPLIT_MIN_BYTES and commas * _NUMBERS_DENSITY >= len(body):
+        split = _split(body, fields)
+        if split is not None:
+            return split
     try:
         root = simdjson.Parser().parse(body)
     except (ValueError, RuntimeError, TypeError):  # simdjson refused it: orjson explains
@@ -129,6 +160,124 @@ def decode_number_arrays(
         pass
     converted: dict[str, Any] = root.as_dict()
     return converted
+
+
+def _marks(body: bytes | bytearray) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
+    """The positions and bytes of the structural marks (quote, colon, brackets, braces) of the
+    body, a step at a time; None when it holds a backslash (its strings may hide a quote)."""
+    view = np.frombuffer(body, dtype=np.uint8)
+    above = np.empty(min(_SCAN_STEP, len(view)), dtype=np.bool_)
+    quote = np.empty_like(above)
+    found = []
+    for start in range(0, len(view), _SCAN_STEP):
+        chunk = view[start : start + _SCAN_STEP]
+        hits, quotes = above[: len(chunk)], quote[: len(chunk)]
+        # Two comparisons, not seven: in the numbers that fill the body, only "e" and "E" pass.
+        np.greater(chunk, _DIGIT_9, out=hits)
+        np.equal(chunk, _QUOTE, out=quotes)
+        np.logical_or(hits, quotes, out=hits)
+        candidates = np.flatnonzero(hits)
+        found.append(candidates[_MARKS[chunk[candidates]]] + start)
+    positions = np.concatenate(found) if found else np.empty(0, dtype=np.intp)
+    kinds = view[positions]
+    if np.any(kinds == _BACKSLASH):
+        return None
+    return positions, kinds
+
+
+def _top_level_spans(
+    body: bytes | bytearray, names: set[str]
+) -> tuple[dict[str, tuple[int, int]], np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
+    """Where the top-level fields `names` hold arrays: their spans [start, end) of the text, and
+    the positions and bytes of the "[" and "]" outside strings; None when unsure."""
+    marked = _marks(body)
+    if marked is None:
+        return None
+    positions, kinds = marked
+    quotes = positions[kinds == _QUOTE]
+    if len(quotes) % 2:
+        return None
+    # Outside strings: an even number of quotes before (no backslash, so every quote counts).
+    others = kinds != _QUOTE
+    outside = (np.searchsorted(quotes, positions[others]) % 2) == 0
+    structural, structural_kinds = positions[others][outside], kinds[others][outside]
+    if len(structural) == 0 or structural_kinds[0] != _OPEN_OBJECT:
+        return None
+    opening = (structural_kinds == _OPEN) | (structural_kinds == _OPEN_OBJECT)
+    closing = (structural_kinds == _CLOSE) | (structural_kinds == _CLOSE_OBJECT)
+    depth = np.cumsum(opening.astype(np.int64) - closing.astype(np.int64))
+    spans: dict[str, tuple[int, int]] = {}
+    seen: set[bytes] = set()
+    for start, end in quotes.reshape(-1, 2).tolist():
+        at = int(np.searchsorted(structural, start)) - 1
+        if at < 0 or depth[at] != 1:
+            continue  # inside a nested value
+        after = at + 1
+        if after >= len(structural) or structural_kinds[after] != _COLON:
+            continue  # a string value, not a key
+        colon = int(structural[after])
+        if body[end + 1 : colon].strip():
+            continue  # a string value, then more before the next key's colon
+        key = bytes(body[start + 1 : end])
+        if key in seen:
+            return None  # orjson keeps the last of a key given twice: its way
+        seen.add(key)
+        name = key.decode("utf-8", "replace")
+        if name not in names or after + 1 >= len(structural):
+            continue
+        value = after + 1
+        if structural_kinds[value] != _OPEN or body[colon + 1 : int(structural[value])].strip():
+            continue
+        back = np.flatnonzero(depth[value:] == 1)
+        if len(back) == 0 or structural_kinds[value + back[0]] != _CLOSE:
+            return None
+        spans[name] = (int(structural[value]), int(structural[value + back[0]]) + 1)
+    brackets = structural_kinds == _OPEN
+    return spans, structural[brackets], structural_kinds[brackets]
+
+
+def _split(body: bytes | bytearray, fields: NumberArrays) -> dict[str, Any] | None:
+    """The document with its top-level number arrays parsed one at a time (see the module doc);
+    None when the parts cannot vouch for it, the body untouched."""
+    names = {name for name, inner in fields.items() if inner is None}
+    found = _top_level_spans(body, names)
+    if not found or not found[0]:
+        return None
+    spans, opens, _ = found
+    if len(body) - sum(end - start for start, end in spans.values()) > _REST_MAX_BYTES:
+        return None
+    arrays: dict[str, np.ndarray[Any, Any]] = {}
+    for name, (start, end) in sorted(spans.items(), key=lambda item: item[1][0] - item[1][1]):
+        with memoryview(body) as whole, whole[start:end] as text:
+            try:
+                root = simdjson.Parser().parse(text)
+            except (ValueError, RuntimeError, TypeError):
+                return None
+            parsed = _number_array(root) if isinstance(root, simdjson.Array) else None
+            del root
+        opened = int(np.count_nonzero((opens >= start) & (opens < end)))
+        if parsed is None or parsed[1] != opened:
+            return None  # not a rectangular array of numbers: the whole way decides
+        arrays[name] = parsed[0]
+    rest = bytearray()
+    position = 0
+    for start, end in sorted(spans.values()):
+        rest += body[position:start]
+        rest += b"null"
+        position = end
+    rest += body[position:]
+    try:
+        document = orjson.loads(rest)
+    except orjson.JSONDecodeError:
+        return None  # orjson explains, on the whole body
+    if not isinstance(document, dict) or any(
+        document.get(name, _OTHER) is not None for name in spans
+    ):
+        return None
+    document.update(arrays)
+    if isinstance(body, bytearray):
+        body.clear()
+    return document
 
 
 def _object(

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+import simdjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.losses import Regularization, evaluate
-from service.wire import JSON, Decoding
+from service.wire import JSON, Decoding, fastjson
 from service.wire.fastjson import FAST_JSON_MIN_BYTES, NumberArrays, decode_number_arrays
 
 from .support import ApiClient, assert_problem
@@ -244,3 +245,92 @@ def test_large_json_request_with_a_nested_element_names_it(client: ApiClient) ->
     assert len(body) >= FAST_JSON_MIN_BYTES
     response = client.post("/v1/losses/mean_squared_error", content=body)
     assert_problem(response, 422, "predictions[9000]", "[0.5]")
+
+
+# Large bodies: the number arrays parsed one at a time, each from its own span of the text.
+
+TEXTS = st.text(alphabet=st.sampled_from('ab:[]{}", \\'), max_size=4)
+SPLIT_SMALL = st.dictionaries(
+    st.sampled_from(["reduction", "group_by", "losses", "x[", "delta", 'a"b', "predictions2"]),
+    st.one_of(ITEMS, TEXTS, st.dictionaries(TEXTS, ITEMS, max_size=2)),
+    max_size=3,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    arrays=st.dictionaries(st.sampled_from(["predictions", "targets", "sample_weight"]), ARRAYS),
+    weights=st.one_of(st.none(), ARRAYS),
+    small=SPLIT_SMALL,
+    spaced=st.booleans(),
+)
+def test_any_document_decodes_as_orjson_reads_it_when_split(
+    arrays: dict[str, Any], weights: Any, small: dict[str, Any], spaced: bool
+) -> None:
+    document = {**small, **arrays}
+    if weights is not None:
+        document["regularization"] = {"weights": weights, "l2": 0.5}
+    body = orjson.dumps(document, option=orjson.OPT_INDENT_2 if spaced else 0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fastjson, "SPLIT_MIN_BYTES", 0)
+        assert_agrees_with_orjson(body, decode(body))
+
+
+def test_a_large_body_is_never_parsed_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The body, simdjson's copy of what it parses and its tape are never all whole at once: each
+    array is parsed from its own span, the rest (a few bytes) by orjson."""
+    parsed: list[int] = []
+    real = simdjson.Parser.parse
+
+    def recording(parser: Any, source: Any, *args: Any) -> Any:
+        parsed.append(len(source))
+        return real(parser, source, *args)
+
+    monkeypatch.setattr(simdjson, "Parser", type("Parser", (simdjson.Parser,), {}))
+    monkeypatch.setattr(simdjson.Parser, "parse", recording)
+    rng = np.random.default_rng(3)
+    predictions, targets = rng.random(150_000), rng.random((15_000, 10))
+    body = bytearray(
+        orjson.dumps(
+            {
+                "predictions": predictions.tolist(),
+                "reduction": "sum",
+                "targets": targets.tolist(),
+                "group_by": ["a:[b]"] * 3,
+            }
+        )
+    )
+    size = len(body)
+    assert size > fastjson.SPLIT_MIN_BYTES
+    document = decode_number_arrays(body, FIELDS, max_numbers=LIMIT)
+    assert document is not None
+    np.testing.assert_array_equal(document["predictions"], predictions)
+    np.testing.assert_array_equal(document["targets"], targets)
+    assert document["reduction"] == "sum"
+    assert document["group_by"] == ["a:[b]"] * 3
+    assert not body  # released
+    assert len(parsed) == 2
+    assert max(parsed) < size * 0.6, (parsed, size)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"predictions": [1, [2]], "targets": [1, 2]}',  # deeper than it looks
+        b'{"predictions": [1, null], "targets": [1, 2]}',  # null: the list path
+        b'{"predictions": [1, 2], "predictions": [3], "targets": [1]}',  # a key twice
+        b'{"predictions": [1, 2], "note": "a \\" quote", "targets": [1]}',  # a backslash
+        b'{"predictions": [1, 2] 5, "targets": [1]}',  # invalid around the arrays
+    ],
+)
+def test_split_bodies_it_cannot_vouch_for_go_the_whole_way(
+    monkeypatch: pytest.MonkeyPatch, body: bytes
+) -> None:
+    monkeypatch.setattr(fastjson, "SPLIT_MIN_BYTES", 0)
+    assert fastjson._split(bytearray(body), FIELDS) is None
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        assert decode(body) is None  # orjson explains
+    else:
+        assert_agrees_with_orjson(body, decode(body))
