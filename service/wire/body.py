@@ -64,6 +64,8 @@ def check_content_length(header: str | None, limit: int) -> None:
         length = int(header)
     except ValueError:
         raise MalformedBodyError(f"Content-Length = {header!r}; expected an integer") from None
+    if length < 0:
+        raise MalformedBodyError(f"Content-Length = {length}; expected an integer >= 0")
     if length > limit:
         raise BodyTooLargeError(
             f"Content-Length = {length} is larger than the limit of {limit} bytes; send fewer "
@@ -189,18 +191,36 @@ async def read_body(
     """
     check_content_length(content_length, limit)
     received = 0
-    body = bytearray()
     decoder = GzipDecoder(limit) if coding == "gzip" else None
-    async for chunk in chunks:
-        received += len(chunk)
-        if received > limit:
-            raise _too_large(limit, "")
-        if decoder is None:
-            body += chunk
+    # A declared length is the body's size: one allocation of it, filled in place, rather than a
+    # buffer grown (and moved, copying all it holds) chunk by chunk.
+    declared = int(content_length) if content_length is not None and decoder is None else 0
+    body = bytearray(declared)
+    with memoryview(body) as space:
+        async for chunk in chunks:
+            end = received + len(chunk)
+            if end > limit:
+                raise _too_large(limit, "")
+            if decoder is not None:
+                decoder.feed(chunk)
+            elif end <= declared:
+                space[received:end] = chunk
+            else:
+                break  # more than declared (the server should have refused it): grown below
+            received = end
         else:
-            decoder.feed(chunk)
+            chunk = b""
     if decoder is not None:
         if received == 0:
             raise MalformedBodyError("the body is empty; expected a gzip stream")
         return decoder.finish()
+    del body[received:]  # a stream that ended short of its declared length
+    if chunk:
+        body += chunk
+        received += len(chunk)
+        async for chunk in chunks:
+            received += len(chunk)
+            if received > limit:
+                raise _too_large(limit, "")
+            body += chunk
     return body
