@@ -433,78 +433,30 @@ def checked(command: Sequence[str | Path]) -> str:
 
 
 def generate(generator: str, spec: Path) -> None:
+    """The generator's client from `spec`: the Python ones installed as packages, as users have
+    them; the TypeScript ones as sources beside the programs."""
     target = WORK / generator
     shutil.rmtree(target, ignore_errors=True)
+    openapi_generator = TOOLS / "py" / "bin" / "openapi-generator-cli"
+    package: Path | None = None
     if generator == "opc":
-        run(
-            [
-                TOOLS / "py" / "bin" / "openapi-python-client",
-                "generate",
-                "--path",
-                spec,
-                "--output-path",
-                WORK / "opc-package",
-                "--meta",
-                "setup",
-                "--overwrite",
-            ]
-        )
-        run(
-            [
-                TOOL_PYTHON,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--force-reinstall",
-                WORK / "opc-package",
-            ]
-        )
+        package = WORK / "opc-package"
+        client = TOOLS / "py" / "bin" / "openapi-python-client"
+        run([client, "generate", "--path", spec, "--output-path", package, "--meta", "setup",
+             "--overwrite"])  # fmt: skip
     elif generator == "ogpy":
-        run(
-            [
-                TOOLS / "py" / "bin" / "openapi-generator-cli",
-                "generate",
-                "-i",
-                spec,
-                "-g",
-                "python",
-                "-o",
-                WORK / "ogpy-package",
-                "--package-name",
-                "loss_client",
-            ]
-        )
-        run(
-            [
-                TOOL_PYTHON,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--force-reinstall",
-                WORK / "ogpy-package",
-            ]
-        )
+        package = WORK / "ogpy-package"
+        run([openapi_generator, "generate", "-i", spec, "-g", "python", "-o", package,
+             "--package-name", "loss_client"])  # fmt: skip
     elif generator == "ogts":
-        run(
-            [
-                TOOLS / "py" / "bin" / "openapi-generator-cli",
-                "generate",
-                "-i",
-                spec,
-                "-g",
-                "typescript-fetch",
-                "-o",
-                target,
-            ]
-        )
+        run([openapi_generator, "generate", "-i", spec, "-g", "typescript-fetch", "-o", target])
     elif generator == "heyapi":
         run([NODE_BIN / "openapi-ts", "-i", spec, "-o", target])
     else:
         run([NODE_BIN / "openapi-typescript", spec, "-o", target / "schema.d.ts"])
+    if package is not None:
+        run([TOOL_PYTHON, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
+             package])  # fmt: skip
 
 
 CALLS: dict[str, Callable[[list[Operation]], str]] = {
