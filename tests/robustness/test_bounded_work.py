@@ -465,6 +465,9 @@ def test_a_large_request_s_memory_goes_back_once_the_worker_is_idle(live: LiveSe
     body = msgpack.packb({"predictions": typed, "targets": typed, "array_encoding": "base64"})
     with httpx.Client(base_url=live.base_url, trust_env=False, timeout=60) as client:
         client.get("/healthz")
+        # Idle for longer than the worker waits before it trims: whatever earlier tests' large
+        # requests left in the heap has gone back.
+        time.sleep(1.5)
         idle = read_status(live.pid)["VmRSS"]
         # The first large request raises glibc's mmap threshold (its blocks were mapped and
         # unmapped); the second one's blocks then come from the heap, and stay there for reuse.
