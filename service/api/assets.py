@@ -34,13 +34,13 @@ class StaticAssets(StaticFiles):
                 await send(message)
                 return
             status = held["status"]
-            reason = bytes(message.get("body", b"")).decode("utf-8", "replace").strip()
-            size = Headers(raw=held["headers"]).get("content-range", "").rpartition("/")[2]
             range_ = Headers(scope=scope).get("range", "")
             if status == 416:
+                size = Headers(raw=held["headers"]).get("content-range", "").rpartition("/")[2]
                 reason = f"Range {range_!r} starts past the end of the file ({size} bytes)"
             else:
-                reason = f"Range {range_!r} is malformed: {reason or 'expected bytes=START-END'}"
+                why = bytes(message.get("body", b"")).decode("utf-8", "replace").strip()
+                reason = f"Range {range_!r} is malformed: {why or 'expected bytes=START-END'}"
             errors = [(("header", "range"), reason)]
             body = problem_body(status, _KINDS[status], reason, request_id(scope), errors)
             kept = [(key, value) for key, value in held["headers"] if key == b"content-range"]

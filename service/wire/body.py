@@ -196,31 +196,29 @@ async def read_body(
     # buffer grown (and moved, copying all it holds) chunk by chunk.
     declared = int(content_length) if content_length is not None and decoder is None else 0
     body = bytearray(declared)
-    with memoryview(body) as space:
+    space: memoryview | None = memoryview(body)
+    try:
         async for chunk in chunks:
             end = received + len(chunk)
             if end > limit:
                 raise _too_large(limit, "")
             if decoder is not None:
                 decoder.feed(chunk)
-            elif end <= declared:
+            elif space is not None and end <= declared:
                 space[received:end] = chunk
             else:
-                break  # more than declared (the server should have refused it): grown below
+                if space is not None:  # more than declared (the server should refuse it)
+                    space.release()
+                    space = None
+                    del body[received:]
+                body += chunk
             received = end
-        else:
-            chunk = b""
+    finally:
+        if space is not None:
+            space.release()
     if decoder is not None:
         if received == 0:
             raise MalformedBodyError("the body is empty; expected a gzip stream")
         return decoder.finish()
     del body[received:]  # a stream that ended short of its declared length
-    if chunk:
-        body += chunk
-        received += len(chunk)
-        async for chunk in chunks:
-            received += len(chunk)
-            if received > limit:
-                raise _too_large(limit, "")
-            body += chunk
     return body

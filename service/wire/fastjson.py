@@ -187,9 +187,9 @@ def _marks(body: bytes | bytearray) -> tuple[np.ndarray[Any, Any], np.ndarray[An
 
 def _top_level_spans(
     body: bytes | bytearray, names: set[str]
-) -> tuple[dict[str, tuple[int, int]], np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
+) -> tuple[dict[str, tuple[int, int]], np.ndarray[Any, Any]] | None:
     """Where the top-level fields `names` hold arrays: their spans [start, end) of the text, and
-    the positions and bytes of the "[" and "]" outside strings; None when unsure."""
+    the positions of the "[" outside strings; None when unsure."""
     marked = _marks(body)
     if marked is None:
         return None
@@ -232,8 +232,7 @@ def _top_level_spans(
         if len(back) == 0 or structural_kinds[value + back[0]] != _CLOSE:
             return None
         spans[name] = (int(structural[value]), int(structural[value + back[0]]) + 1)
-    brackets = structural_kinds == _OPEN
-    return spans, structural[brackets], structural_kinds[brackets]
+    return spans, structural[structural_kinds == _OPEN]
 
 
 def _split(body: bytes | bytearray, fields: NumberArrays) -> dict[str, Any] | None:
@@ -243,7 +242,7 @@ def _split(body: bytes | bytearray, fields: NumberArrays) -> dict[str, Any] | No
     found = _top_level_spans(body, names)
     if not found or not found[0]:
         return None
-    spans, opens, _ = found
+    spans, opens = found
     if len(body) - sum(end - start for start, end in spans.values()) > _REST_MAX_BYTES:
         return None
     arrays: dict[str, np.ndarray[Any, Any]] = {}
