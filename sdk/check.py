@@ -117,6 +117,11 @@ class Operation:
     example: Any
     path_params: dict[str, str] = field(default_factory=dict)
 
+    def generator_model(self, schema: str) -> str:
+        """openapi-generator's name for the body's model, `schema` in the spec: compute_loss's
+        body, any loss's request, is a model of its own there."""
+        return "ComputeLossRequest" if self.operation_id == "compute_loss" else schema
+
     @property
     def url(self) -> str:
         return self.path.format(**self.path_params)
@@ -162,18 +167,13 @@ def pascal(name: str) -> str:
 
 
 def literal(value: Any) -> str:
-    """A JSON value as a Python or TypeScript literal (they agree on everything but null and
-    booleans, which the examples hold only in Python spelling once converted here)."""
+    """A JSON value as a TypeScript literal: its JSON text."""
     return json.dumps(value)
 
 
 def py_literal(value: Any) -> str:
-    text = json.dumps(value)
-    return re.sub(
-        r"\b(true|false|null)\b",
-        lambda m: {"true": "True", "false": "False", "null": "None"}[m[1]],
-        text,
-    )
+    """A JSON value as a Python literal: the repr of what json.loads made of it."""
+    return repr(value)
 
 
 # What each call reports, one JSON line per operation: {"op", "status", "summary"}. The summary is
@@ -262,7 +262,7 @@ def ogpy_calls(ops: list[Operation]) -> str:
         imports.add(api)
         args = [f"{k}={py_literal(v)}" for k, v in op.path_params.items()]
         if op.schema:
-            model = "ComputeLossRequest" if op.operation_id == "compute_loss" else op.schema
+            model = op.generator_model(op.schema)
             imports.add(model)
             request = f"{op.operation_id}_request"
             body.append(f"{request} = {model}.from_dict({py_literal(op.example)})")
@@ -294,7 +294,7 @@ def ogts_calls(ops: list[Operation]) -> str:
         apis.add(api)
         params = [f"{camel(k)}: {literal(v)}" for k, v in op.path_params.items()]
         if op.schema:
-            model = "ComputeLossRequest" if op.operation_id == "compute_loss" else op.schema
+            model = op.generator_model(op.schema)
             models.add(f"{model}FromJSON")
             params.append(
                 f"{model[:1].lower() + model[1:]}: {model}FromJSON({literal(op.example)})"
