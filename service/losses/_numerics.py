@@ -1,4 +1,4 @@
-"""Numerically stable building blocks shared by the classification and distribution losses."""
+"""Numerically stable building blocks shared by the losses."""
 
 from __future__ import annotations
 
@@ -7,29 +7,119 @@ import numpy as np
 from .base import FloatArray
 
 
-def sigmoid(logits: FloatArray) -> FloatArray:
-    """1 / (1 + exp(-z)) without overflow: exp is only ever taken of -|z|."""
-    decay = np.exp(-np.abs(logits))
-    return np.where(logits >= 0, 1.0 / (1.0 + decay), decay / (1.0 + decay))
+def log1p(values: FloatArray) -> FloatArray:
+    """log(1 + x) for x > -1, within an ulp of `np.log1p`, through numpy's log, which is
+    vectorised on CPUs where its log1p is not (bench/README.md)."""
+    return _log_of_one_plus(values, values + 1.0)
+
+
+def _log_of_one_plus(values: FloatArray, one_plus: FloatArray) -> FloatArray:
+    """log(1 + x) given one_plus = fl(1 + x): the rounding d = (one_plus - 1) - x is exact, and
+    log(one_plus) - d / one_plus corrects for it to first order (also where x vanishes beside 1:
+    the result is then x itself)."""
+    result: FloatArray = np.log(one_plus)
+    rounding = np.subtract(one_plus, 1.0)
+    rounding -= values
+    rounding /= one_plus
+    result -= rounding
+    return result
+
+
+def log1p_exp_sigmoid(
+    logits: FloatArray, *, sigmoid: bool = True
+) -> tuple[FloatArray, FloatArray | None]:
+    """log1p(exp(-|z|)) and, when asked, sigmoid(z), from one exp of -|z| (which never
+    overflows): with e = exp(-|z|), sigmoid is 1 / (1 + e) for z >= 0 and e / (1 + e) below.
+
+    softplus(z) = max(z, 0) + the first; callers add their linear part to max(z, 0) first, so
+    that it cancels exactly before the small log term is added (Keras's order)."""
+    decay = np.abs(logits)
+    np.negative(decay, out=decay)
+    np.exp(decay, out=decay)
+    one_plus = decay + 1.0
+    values = _log_of_one_plus(decay, one_plus)
+    if not sigmoid:
+        return values, None
+    np.copyto(decay, 1.0, where=logits >= 0)
+    decay /= one_plus
+    return values, decay
 
 
 def softplus(logits: FloatArray) -> FloatArray:
     """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): no overflow for large |z|."""
-    result: FloatArray = np.maximum(logits, 0.0) + np.log1p(np.exp(-np.abs(logits)))
+    values = log1p_exp_sigmoid(logits, sigmoid=False)[0]
+    values += np.maximum(logits, 0.0)
+    return values
+
+
+def sigmoid(logits: FloatArray) -> FloatArray:
+    """1 / (1 + exp(-z)) without overflow: exp is only ever taken of -|z|."""
+    decay = np.abs(logits)
+    np.negative(decay, out=decay)
+    np.exp(decay, out=decay)
+    one_plus = decay + 1.0
+    np.copyto(decay, 1.0, where=logits >= 0)
+    decay /= one_plus
+    return decay
+
+
+def row_sum(values: FloatArray) -> FloatArray:
+    """(N,) sums of the rows of an (N, K) array, through BLAS: numpy's own reduction over a
+    short last axis is several times slower (bench/README.md)."""
+    result: FloatArray = values @ np.ones(values.shape[1])
+    return result
+
+
+def row_dot(left: FloatArray, right: FloatArray) -> FloatArray:
+    """(N,) sums of the rows of left * right, without the (N, K) product."""
+    result: FloatArray = np.einsum("ij,ij->i", left, right)
+    return result
+
+
+def row_max(values: FloatArray) -> FloatArray:
+    """(N,) maxima of the rows: column by column while K is short, where numpy's own reduction
+    over the last axis is slow, and by that reduction for long rows."""
+    if values.shape[1] > 32:
+        result: FloatArray = values.max(axis=1)
+        return result
+    result = values[:, 0].copy()
+    for column in range(1, values.shape[1]):
+        np.maximum(result, values[:, column], out=result)
     return result
 
 
 def log_softmax(logits: FloatArray) -> FloatArray:
     """Row-wise log-softmax; shifting by the row max keeps exp in range (log-sum-exp)."""
-    shifted: FloatArray = logits - logits.max(axis=-1, keepdims=True)
-    result: FloatArray = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    return result
+    return log_softmax_softmax(logits, softmax=False)[0]
+
+
+def log_softmax_softmax(
+    logits: FloatArray, *, softmax: bool = True
+) -> tuple[FloatArray, FloatArray | None]:
+    """Row-wise log-softmax and, when asked, softmax, from one exp: shifting by the row max
+    keeps exp in range (log-sum-exp), and the softmax is the shifted exp over its row sum."""
+    shifted: FloatArray = logits - row_max(logits)[:, None]
+    exps = np.exp(shifted)
+    sums = row_sum(exps)[:, None]
+    shifted -= np.log(sums)
+    if not softmax:
+        return shifted, None
+    exps /= sums
+    return shifted, exps
 
 
 def xlogy(x: FloatArray, y: FloatArray) -> FloatArray:
-    """x log y with 0 log y = 0, so that 0 log 0 terms vanish as in entropy."""
-    positive = x > 0
-    return np.where(positive, x * np.log(np.where(positive, y, 1.0)), 0.0)
+    """x log y with 0 log y = 0, so that 0 log 0 terms vanish as in entropy (x >= 0)."""
+    result: FloatArray = np.log(np.where(x > 0, y, 1.0))
+    result *= x
+    return result
+
+
+def clipped_slope(slope: FloatArray, values: FloatArray, clipped: FloatArray) -> FloatArray:
+    """`slope` with 0 where clipping moved a value: the derivative through clip is 0 on the
+    clipped side (as torch.clamp's), and clip leaves the values in range as they are."""
+    np.copyto(slope, 0.0, where=clipped != values)
+    return slope
 
 
 def inside(values: FloatArray, low: float, high: float) -> FloatArray:

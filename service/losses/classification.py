@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numerics import inside, log_softmax, sigmoid, softplus
+from ._numerics import (
+    clipped_slope,
+    inside,
+    log1p,
+    log1p_exp_sigmoid,
+    log_softmax_softmax,
+    row_dot,
+    row_sum,
+    sigmoid,
+    softplus,
+)
 from .base import FloatArray, PerSample, mean_over_outputs
 from .errors import ParameterError
 
@@ -46,20 +56,30 @@ def binary_cross_entropy(
         labels = targets * (1.0 - label_smoothing) + 0.5 * label_smoothing
     grad = None
     if from_logits:
-        # -log sigmoid(z) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z), both stable.
-        values = pos_weight * labels * softplus(-predictions) + (1.0 - labels) * softplus(
-            predictions
-        )
-        if gradient:
-            grad = -pos_weight * labels * sigmoid(-predictions) + (1.0 - labels) * sigmoid(
-                predictions
-            )
+        # -w y log sigmoid(z) - (1 - y) log(1 - sigmoid(z)) = w y softplus(-z) + (1 - y)
+        # softplus(z) = c softplus(z) - w y z with c = w y + 1 - y (softplus(-z) = softplus(z) -
+        # z), from one exp; its derivative is c sigmoid(z) - w y.
+        log_term, probs = log1p_exp_sigmoid(predictions, sigmoid=gradient)
+        weighted = labels * pos_weight if pos_weight != 1.0 else labels
+        scale = weighted + (1.0 - labels) if pos_weight != 1.0 else None
+        values = np.maximum(predictions, 0.0)
+        if scale is not None:
+            values *= scale
+            log_term *= scale
+        # The linear part first: for y = 1 it cancels exactly (max(z, 0) - z), before log1p's
+        # small term is added.
+        values -= weighted * predictions
+        values += log_term
+        if probs is not None:
+            if scale is not None:
+                probs *= scale
+            probs -= weighted
+            grad = probs
     else:
         clipped = np.clip(predictions, eps, 1.0 - eps)
         # -(w y log p + (1 - y) log(1 - p)) = -(log(1 - p) + y (w log p - log(1 - p))): the same
         # value in five in-place passes after the two logs, not eleven with a temporary each.
-        values = np.negative(clipped)
-        log_miss = np.log1p(values, out=values)
+        log_miss = log1p(np.negative(clipped))
         values = np.log(clipped)
         if pos_weight != 1.0:
             values *= pos_weight
@@ -68,8 +88,10 @@ def binary_cross_entropy(
         values += log_miss
         np.negative(values, out=values)
         if gradient:
-            grad = (-pos_weight * labels / clipped + (1.0 - labels) / (1.0 - clipped)) * inside(
-                predictions, eps, 1.0 - eps
+            grad = clipped_slope(
+                -pos_weight * labels / clipped + (1.0 - labels) / (1.0 - clipped),
+                predictions,
+                clipped,
             )
     return mean_over_outputs(values, grad)
 
@@ -95,7 +117,7 @@ def binary_focal_cross_entropy(
         d_entropy = positive - targets
     else:
         clipped = np.clip(predictions, eps, 1.0 - eps)
-        entropy = -(targets * np.log(clipped) + (1.0 - targets) * np.log1p(-clipped))
+        entropy = -(targets * np.log(clipped) + (1.0 - targets) * log1p(-clipped))
         miss = targets * (1.0 - clipped) + (1.0 - targets) * clipped
         in_range = inside(predictions, eps, 1.0 - eps)
         d_miss = (1.0 - 2.0 * targets) * in_range
@@ -199,6 +221,14 @@ def _class_weights(class_weight: tuple[float, ...] | None, classes: int) -> Floa
     return np.asarray(class_weight, dtype=np.float64)
 
 
+def _smoothed(targets: FloatArray, label_smoothing: float) -> FloatArray:
+    """Categorical label smoothing y (1 - s) + s / K; the targets themselves when s = 0."""
+    if not label_smoothing:
+        return targets
+    smoothed: FloatArray = targets * (1.0 - label_smoothing) + label_smoothing / targets.shape[1]
+    return smoothed
+
+
 def categorical_cross_entropy(
     predictions: FloatArray,
     targets: FloatArray,
@@ -212,19 +242,23 @@ def categorical_cross_entropy(
     """Categorical cross-entropy over class probabilities or logits, one-hot or soft targets."""
     classes = predictions.shape[1]
     weights = _class_weights(class_weight, classes)
-    smoothed = targets * (1.0 - label_smoothing) + label_smoothing / classes
+    smoothed = _smoothed(targets, label_smoothing)
     grad = None
     if from_logits:
-        log_probs = log_softmax(predictions)
-        values = -(smoothed * log_probs).sum(axis=1)
-        if gradient:
+        log_probs, probs = log_softmax_softmax(predictions, softmax=gradient)
+        values = -row_dot(smoothed, log_probs)
+        if probs is not None:
             # d/dz of -sum y log softmax(z) = softmax(z) sum(y) - y (sum(y) is 1 within 1e-3).
-            grad = np.exp(log_probs) * smoothed.sum(axis=1, keepdims=True) - smoothed
+            probs *= row_sum(smoothed)[:, None]
+            probs -= smoothed
+            grad = probs
     else:
         clipped = np.clip(predictions, eps, 1.0 - eps)
-        values = -(smoothed * np.log(clipped)).sum(axis=1)
+        log_clipped = np.log(clipped)
+        values = -row_dot(smoothed, log_clipped)
         if gradient:
-            grad = -smoothed / clipped * inside(predictions, eps, 1.0 - eps)
+            slope = np.divide(smoothed, clipped, out=log_clipped)
+            grad = clipped_slope(np.negative(slope, out=slope), predictions, clipped)
     if weights is not None:
         # The true class's weight; for soft labels the label-weighted mean of the class weights.
         factor = targets @ weights
@@ -254,10 +288,10 @@ def sparse_categorical_cross_entropy(
     rows = np.arange(label.shape[0])
     grad = None
     if from_logits:
-        log_probs = log_softmax(predictions)
+        log_probs, probs = log_softmax_softmax(predictions, softmax=gradient)
         values = -log_probs[rows, label]
-        if gradient:
-            grad = np.exp(log_probs)
+        if probs is not None:
+            grad = probs
             grad[rows, label] -= 1.0
     else:
         chosen = predictions[rows, label]
@@ -292,11 +326,11 @@ def categorical_focal_cross_entropy(
     l = -sum_c alpha (1 - p_c)^gamma y_c log p_c, p clipped to [eps, 1 - eps] as in
     categorical_cross_entropy (rows not renormalised); with logits p = softmax(z), unclipped.
     """
-    classes = predictions.shape[1]
-    smoothed = targets * (1.0 - label_smoothing) + label_smoothing / classes
+    smoothed = _smoothed(targets, label_smoothing)
     if from_logits:
-        log_probs = log_softmax(predictions)
-        probs = np.exp(log_probs)
+        log_probs, softmax = log_softmax_softmax(predictions)
+        assert softmax is not None
+        probs = softmax
         in_range: FloatArray | float = 1.0
     else:
         probs = np.clip(predictions, eps, 1.0 - eps)
@@ -377,7 +411,14 @@ def soft_margin(
 ) -> PerSample:
     """Soft margin loss log(1 + exp(-y p)) (PyTorch SoftMarginLoss), targets as for hinge."""
     signs = _signed_targets(targets)
-    margin = signs * predictions
-    # softplus(-m) = log(1 + exp(-m)) without overflow; its derivative is -sigmoid(-m).
-    grad = -signs * sigmoid(-margin) if gradient else None
-    return mean_over_outputs(softplus(-margin), grad)
+    negative_margin = signs * predictions
+    np.negative(negative_margin, out=negative_margin)
+    # softplus(-m) = max(-m, 0) + log1p(exp(-|m|)) without overflow, from the same exp as its
+    # derivative, -y sigmoid(-m).
+    values, slope = log1p_exp_sigmoid(negative_margin, sigmoid=gradient)
+    values += np.maximum(negative_margin, 0.0)
+    grad = None
+    if slope is not None:
+        slope *= signs
+        grad = np.negative(slope, out=slope)
+    return mean_over_outputs(values, grad)

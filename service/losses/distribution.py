@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numerics import inside, log_softmax, xlogy
+from ._numerics import clipped_slope, log_softmax_softmax, row_dot, row_sum, xlogy
 from .base import FloatArray, PerSample
 from .errors import DomainError
 
@@ -46,18 +46,27 @@ def kl_divergence(
     gradient: bool = True,
 ) -> PerSample:
     """Kullback-Leibler divergence KL(targets || predictions) of each row."""
-    entropy_term = xlogy(targets, targets).sum(axis=1)
+    positive = targets > 0
     grad = None
     if from_logits:
-        log_probs = log_softmax(predictions)
-        values = entropy_term - (targets * log_probs).sum(axis=1)
-        if gradient:
-            grad = np.exp(log_probs) * targets.sum(axis=1, keepdims=True) - targets
+        log_probs, probs = log_softmax_softmax(predictions, softmax=gradient)
+        # sum y (log y - log p), with 0 log 0 = 0: log 1 stands in where y = 0.
+        log_ratio = np.log(np.where(positive, targets, 1.0))
+        log_ratio -= log_probs
+        values = row_dot(targets, log_ratio)
+        if probs is not None:
+            probs *= row_sum(targets)[:, None]
+            probs -= targets
+            grad = probs
     else:
         clipped = np.clip(predictions, eps, 1.0)
-        values = entropy_term - (targets * np.log(clipped)).sum(axis=1)
+        # sum y log(y / p): one log, and no cancellation of two large terms when p is near y.
+        log_ratio = np.divide(targets, clipped, out=np.ones_like(targets), where=positive)
+        np.log(log_ratio, out=log_ratio)
+        values = row_dot(targets, log_ratio)
         if gradient:
-            grad = -targets / clipped * inside(predictions, eps, 1.0)
+            slope = np.divide(targets, clipped, out=log_ratio)
+            grad = clipped_slope(np.negative(slope, out=slope), predictions, clipped)
     return PerSample(losses=values, gradient=grad)
 
 
@@ -85,19 +94,20 @@ def dice(
     predictions: FloatArray, targets: FloatArray, *, smooth: float = 1e-6, gradient: bool = True
 ) -> PerSample:
     """Soft Dice loss of each row: one minus the smoothed Dice coefficient."""
-    overlap = 2.0 * (predictions * targets).sum(axis=1) + smooth
-    total = predictions.sum(axis=1) + targets.sum(axis=1) + smooth
+    overlap = 2.0 * row_dot(predictions, targets) + smooth
+    total = row_sum(predictions) + row_sum(targets) + smooth
     # Two empty rows with smooth = 0 agree perfectly: coefficient 1, loss 0, gradient 0.
     empty = total == 0
     safe_total = np.where(empty, 1.0, total)
     coefficient = np.where(empty, 1.0, overlap / safe_total)
     grad = None
     if gradient:
-        grad = np.where(
-            empty[:, None],
-            0.0,
-            -(2.0 * targets - coefficient[:, None]) / safe_total[:, None],
-        )
+        # d/dp_k of -(2 sum p y + s) / T: -(2 y_k - coefficient) / T.
+        grad = np.multiply(targets, -2.0)
+        grad += coefficient[:, None]
+        grad /= safe_total[:, None]
+        if empty.any():
+            grad[empty] = 0.0
     return PerSample(losses=1.0 - coefficient, gradient=grad)
 
 
@@ -115,10 +125,10 @@ def tversky(
     l = 1 - (TP + s) / (TP + alpha FP + beta FN + s) with TP = sum_k p y, FP = sum_k p (1 - y),
     FN = sum_k (1 - p) y (Salehi et al. 2017); alpha = beta = 0.5 is dice with smooth 2s.
     """
-    overlap = (predictions * targets).sum(axis=1)
+    overlap = row_dot(predictions, targets)
     # Summed as written, not as sum(p) - TP: a difference could fall below 0 by rounding.
-    false_positive = (predictions * (1.0 - targets)).sum(axis=1)
-    false_negative = ((1.0 - predictions) * targets).sum(axis=1)
+    false_positive = row_dot(predictions, 1.0 - targets)
+    false_negative = row_dot(1.0 - predictions, targets)
     numerator = overlap + smooth
     denominator = overlap + alpha * false_positive + beta * false_negative + smooth
     empty = denominator == 0
@@ -134,9 +144,9 @@ def tversky(
     grad = None
     if gradient:
         # d/dp_k of N / D: (y_k D - N (y_k + alpha (1 - y_k) - beta y_k)) / D^2, negated.
-        d_denominator = targets + alpha * (1.0 - targets) - beta * targets
-        grad = (
-            -(targets * denominator[:, None] - numerator[:, None] * d_denominator)
-            / np.square(denominator)[:, None]
-        )
+        # = N (y_k (1 - alpha - beta) + alpha) / D^2 - y_k / D.
+        grad = np.multiply(targets, 1.0 - alpha - beta)
+        grad += alpha
+        grad *= (numerator / np.square(denominator))[:, None]
+        grad -= targets / denominator[:, None]
     return PerSample(losses=1.0 - numerator / denominator, gradient=grad)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numerics import xlogy
+from ._numerics import log1p, xlogy
 from .base import FloatArray, PerSample, mean_over_outputs
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 LOG_2 = float(np.log(2.0))
+# Past this |r|, log cosh r rounds to |r| - log 2 and tanh r to +-1 in float64.
+LARGE_ERROR = 20.0
 
 
 def mean_squared_error(
@@ -103,25 +105,41 @@ def quantile(
 
 def log_cosh(predictions: FloatArray, targets: FloatArray, *, gradient: bool = True) -> PerSample:
     """Logarithm of the hyperbolic cosine of the error."""
+    # From one f = expm1(|r|), exact near 0: cosh r - 1 = f^2 / (2 (1 + f)), so log cosh r =
+    # log1p of that, and tanh |r| = f (f + 2) / (f (f + 2) + 2). Past |r| = 20 these round to
+    # |r| - log 2 and 1 (exp(-2|r|) < 1e-17), and f is capped there so that it never overflows.
     residual = predictions - targets
     size = np.abs(residual)
-    # cosh overflows past |r| ~ 710, so large errors use |r| + log1p(exp(-2|r|)) - log 2;
-    # that form cancels to noise near 0, where log1p(2 sinh(r/2)^2) (= log cosh r) is exact.
-    small = size < 1.0
-    values = np.where(
-        small,
-        np.log1p(2.0 * np.square(np.sinh(0.5 * np.minimum(size, 1.0)))),
-        size + np.log1p(np.exp(-2.0 * size)) - LOG_2,
-    )
-    return mean_over_outputs(values, np.tanh(residual) if gradient else None, keep_elementwise=True)
+    capped = np.minimum(size, LARGE_ERROR)
+    growth = np.expm1(capped, out=capped)
+    excess = np.square(growth)
+    denominator = np.add(growth, 1.0)
+    denominator *= 2.0
+    excess /= denominator
+    values = log1p(excess)
+    far = size > LARGE_ERROR
+    if far.any():
+        values[far] = size[far] - LOG_2
+    grad = None
+    if gradient:
+        growth *= np.add(growth, 2.0, out=denominator)
+        np.add(growth, 2.0, out=denominator)
+        growth /= denominator
+        grad = np.copysign(growth, residual, out=growth)
+    return mean_over_outputs(values, grad, keep_elementwise=True)
 
 
 def mean_squared_logarithmic_error(
     predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
 ) -> PerSample:
     """Squared difference of log1p(p) and log1p(y); p and y must be >= 0."""
-    log_gap = np.log1p(predictions) - np.log1p(targets)
-    grad = 2.0 * log_gap / (1.0 + predictions) if gradient else None
+    log_gap = log1p(predictions)
+    log_gap -= log1p(targets)
+    grad = None
+    if gradient:
+        grad = np.add(predictions, 1.0)
+        np.divide(log_gap, grad, out=grad)
+        grad *= 2.0
     return mean_over_outputs(np.square(log_gap), grad, keep_elementwise=True)
 
 

@@ -1,0 +1,95 @@
+"""The core's stable building blocks against numpy's and scipy's own functions, to the ulp, and
+the losses built on them where their forms cancel (tiny and huge arguments)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special
+
+from service.losses import evaluate
+from service.losses._numerics import log1p, log1p_exp_sigmoid, sigmoid, softplus
+
+rng = np.random.default_rng(7)
+# Every scale a loss meets: tiny, near 1, huge; and the values where 1 + x rounds to 1.
+SPREAD = np.concatenate(
+    [
+        10.0 ** rng.uniform(-300, 300, 4000),
+        rng.random(4000),
+        10.0 ** rng.uniform(-20, 0, 4000),
+        [0.0, 5e-324, 1e-17, 1.1e-16, 2.3e-16, 1.0, 2.0],
+    ]
+)
+
+
+def ulps(values: np.ndarray, expected: np.ndarray) -> float:
+    return float((np.abs(values - expected) / np.spacing(np.abs(expected))).max())
+
+
+def test_log1p_is_within_an_ulp_of_numpys() -> None:
+    # np.log1p is itself within an ulp of the exact value, so two between the two.
+    assert ulps(log1p(SPREAD), np.log1p(SPREAD)) <= 2
+    below = -np.concatenate([rng.random(4000), 1.0 - 10.0 ** rng.uniform(-16, 0, 4000)])
+    assert ulps(log1p(below), np.log1p(below)) <= 2
+    assert log1p(np.array([0.0]))[0] == 0.0
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 30.0, 800.0, 1e4])
+def test_softplus_and_sigmoid_match_scipy(scale: float) -> None:
+    logits = rng.normal(scale=scale, size=4000)
+    log_term, probs = log1p_exp_sigmoid(logits)
+    assert probs is not None
+    np.testing.assert_allclose(log_term, np.log1p(np.exp(-np.abs(logits))), rtol=4e-16, atol=0)
+    # atol: below exp(-708) ours are subnormal numbers where scipy's expit gives 0.
+    np.testing.assert_allclose(probs, special.expit(logits), rtol=4e-16, atol=1e-300)
+    np.testing.assert_allclose(sigmoid(logits), special.expit(logits), rtol=4e-16, atol=1e-300)
+    np.testing.assert_allclose(softplus(logits), np.logaddexp(0.0, logits), rtol=4e-16, atol=0)
+
+
+def test_bce_from_logits_keeps_tiny_losses_of_confident_predictions() -> None:
+    # Right with logit 40: the loss is log1p(exp(-40)) = 4.2e-18, not 0 by cancellation of z - z.
+    logits = np.array([40.0, -40.0, 700.0, 3.0, -3.0])
+    labels = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+    expected = np.log1p(np.exp(-np.abs(logits)))
+    for pos_weight in (1.0, 2.5):
+        result = evaluate(
+            "bce", logits, labels, from_logits=True, pos_weight=pos_weight, reduction="none"
+        )
+        weight = np.where(labels == 1.0, pos_weight, 1.0)
+        np.testing.assert_allclose(result.losses, weight * expected, rtol=4e-16, atol=0)
+        # d/dz = c sigmoid(z) - w y, with c = w y + 1 - y.
+        slope = weight * special.expit(logits) - pos_weight * labels
+        np.testing.assert_allclose(result.gradient, slope, rtol=1e-15, atol=1e-300)
+
+
+def test_soft_margin_keeps_tiny_losses_and_slopes() -> None:
+    scores = np.array([40.0, -40.0, 1e-9, 5.0, -700.0])
+    signs = np.array([1.0, -1.0, 1.0, -1.0, 1.0])
+    result = evaluate("soft_margin", scores, signs, reduction="none")
+    margins = signs * scores
+    np.testing.assert_allclose(result.losses, np.logaddexp(0.0, -margins), rtol=4e-16, atol=0)
+    np.testing.assert_allclose(
+        result.gradient, -signs * special.expit(-margins), rtol=4e-16, atol=0
+    )
+
+
+def test_log_cosh_to_the_ulp_at_every_scale() -> None:
+    # log cosh r = log1p(2 sinh^2(r / 2)) exactly; sinh is finite up to |r| ~ 1420.
+    residual = np.concatenate(
+        [10.0 ** rng.uniform(-150, 2.8, 4000), [1e-8, 19.999, 20.0, 20.001, 700.0]]
+    )
+    residual *= rng.choice([-1.0, 1.0], size=residual.size)
+    result = evaluate("log_cosh", residual, np.zeros(residual.size), reduction="none")
+    expected = np.log1p(2.0 * np.square(np.sinh(0.5 * residual)))
+    np.testing.assert_allclose(result.losses, expected, rtol=1e-15, atol=0)
+    # The gradient of the summed losses is tanh(r).
+    total = evaluate("log_cosh", residual, np.zeros(residual.size), reduction="sum")
+    np.testing.assert_allclose(total.gradient, np.tanh(residual), rtol=1e-15, atol=0)
+
+
+def test_msle_matches_log1p_of_large_and_tiny_values() -> None:
+    predictions = np.array([0.0, 1e-17, 3e-9, 1.0, 1e300])
+    targets = np.array([1e-300, 0.0, 2e-9, 1e6, 1e299])
+    result = evaluate("msle", predictions, targets, reduction="none")
+    gap = np.log1p(predictions) - np.log1p(targets)
+    np.testing.assert_allclose(result.losses, gap**2, rtol=1e-15, atol=0)
