@@ -255,7 +255,9 @@ def _prepare(
     group_keys = None if group_by is None else _group_keys(group_by, samples)
 
     omit = nan_policy == "omit"
-    checked: list[tuple[FloatArray, str]] = [(predictions, "predictions"), (targets, "targets")]
+    checked: list[tuple[FloatArray, str]] = []
+    if omit or not spec.propagates_nonfinite:  # otherwise checked from the loss sum (_score)
+        checked += [(predictions, "predictions"), (targets, "targets")]
     if weights is not None:
         checked.append((weights, "sample_weight"))
     for array, field in checked:
@@ -414,6 +416,11 @@ def _score(
         sqrt_of_mean=spec.sqrt_of_mean,
         group_keys=inputs.group_keys,
     )
+    if spec.propagates_nonfinite and not math.isfinite(reduced.loss_sum):
+        # A NaN or an infinity among the inputs shows here (see LossSpec); if there is none,
+        # the loss itself overflowed, which _check_overflow reports.
+        check_finite(inputs.predictions, "predictions")
+        check_finite(inputs.targets, "targets")
     gradient_out = reduced.gradient
     losses_out = reduced.losses
     omitted = 0

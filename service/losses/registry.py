@@ -78,6 +78,12 @@ class LossSpec:
         margin losses); None when it depends on the targets (poisson: about y - y log y).
     per_output: (N, K) inputs also report the reduced loss of each output column.
     sqrt_of_mean: the value is the square root of the weighted mean (RMSE).
+    propagates_nonfinite: a NaN or an infinity anywhere in the predictions or the targets always
+        makes the loss sum NaN or infinite (the losses over all reals with no clip or max that
+        could hide one). The inputs' finiteness is then checked from the loss sum, which is
+        computed anyway, instead of by a pass over each input first; a non-finite sum leads to
+        the same element-by-element check and the same error. The registry tests hold every such
+        loss to it.
     example: a small valid request body (predictions, targets and parameters).
     names: the names Keras, PyTorch and scikit-learn give this function with these defaults.
     """
@@ -100,6 +106,7 @@ class LossSpec:
     minimum: float | None = 0.0
     per_output: bool = False
     sqrt_of_mean: bool = False
+    propagates_nonfinite: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -250,6 +257,7 @@ _SPECS: tuple[LossSpec, ...] = (
         "l = (p - y)^2",
         aliases=("mse", "l2"),
         names=("MeanSquaredError", "mse_loss", "MSELoss"),
+        propagates_nonfinite=True,
     ),
     _regression(
         "mean_absolute_error",
@@ -257,6 +265,7 @@ _SPECS: tuple[LossSpec, ...] = (
         "l = |p - y|",
         aliases=("mae", "l1"),
         names=("MeanAbsoluteError", "l1_loss", "L1Loss"),
+        propagates_nonfinite=True,
     ),
     _regression(
         "root_mean_squared_error",
@@ -266,6 +275,7 @@ _SPECS: tuple[LossSpec, ...] = (
         names=("RootMeanSquaredError",),
         reductions=("mean",),
         sqrt_of_mean=True,
+        propagates_nonfinite=True,
     ),
     _regression(
         "huber",
@@ -274,6 +284,7 @@ _SPECS: tuple[LossSpec, ...] = (
         names=("Huber", "huber_loss", "HuberLoss"),
         params=(Param("delta", "float", 1.0, "where the loss turns linear", gt=0.0),),
         example={**REGRESSION_EXAMPLE, "delta": 1.0},
+        propagates_nonfinite=True,
     ),
     _regression(
         "smooth_l1",
@@ -282,6 +293,7 @@ _SPECS: tuple[LossSpec, ...] = (
         names=("smooth_l1_loss", "SmoothL1Loss"),
         params=(Param("beta", "float", 1.0, "where the loss turns linear", gt=0.0),),
         example={**REGRESSION_EXAMPLE, "beta": 1.0},
+        propagates_nonfinite=True,
     ),
     _regression(
         "quantile",
@@ -291,12 +303,14 @@ _SPECS: tuple[LossSpec, ...] = (
         names=("mean_pinball_loss",),
         params=(Param("quantile", "float", 0.5, "the quantile q being estimated", gt=0.0, lt=1.0),),
         example={**REGRESSION_EXAMPLE, "quantile": 0.9},
+        propagates_nonfinite=True,
     ),
     _regression(
         "log_cosh",
         regression.log_cosh,
         "l = log(cosh(p - y))",
         names=("logcosh", "LogCosh"),
+        propagates_nonfinite=True,
     ),
     _regression(
         "mean_squared_logarithmic_error",
@@ -313,6 +327,7 @@ _SPECS: tuple[LossSpec, ...] = (
         regression.mean_absolute_percentage_error,
         "l = |p - y| / max(|y|, machine epsilon)",
         aliases=("mape",),
+        propagates_nonfinite=True,
     ),
     _regression(
         "poisson",

@@ -83,6 +83,8 @@ def smooth_l1(
     """Smooth L1 (PyTorch): quadratic below beta, scaled by 1 / beta; linear beyond."""
     # PyTorch's identity smooth_l1(beta) = huber(delta=beta) / beta, in huber's clipped form.
     per_sample = huber(predictions, targets, delta=beta, gradient=gradient)
+    if beta == 1.0:
+        return per_sample
     scale = 1.0 / beta
     for array in (per_sample.losses, per_sample.gradient, per_sample.elementwise):
         if array is not None:

@@ -186,6 +186,35 @@ def test_non_finite_values_are_counted_and_located(case: Case, field: str, bad: 
     assert caught.value.value == repr(bad)
 
 
+PROPAGATING = [case for case in all_cases() if case.spec.propagates_nonfinite]
+
+
+@pytest.mark.parametrize("extreme", [False, True], ids=["drawn", "extreme"])
+@pytest.mark.parametrize("case", params_of(PROPAGATING))
+def test_losses_that_check_finiteness_from_their_sum_always_propagate(
+    case: Case, extreme: bool
+) -> None:
+    # LossSpec.propagates_nonfinite: such a loss skips the inputs' own finiteness pass, so a
+    # single NaN or infinity anywhere, among any values, must make its loss sum non-finite.
+    assert PROPAGATING, "no loss checks finiteness from its sum"
+    inputs = case.draw(extreme=extreme)
+    rng = np.random.default_rng(case.seed)
+    for field in ("predictions", "targets"):
+        for bad in (np.nan, np.inf, -np.inf):
+            arrays = {"predictions": inputs.predictions.copy(), "targets": inputs.targets.copy()}
+            array = arrays[field]
+            index = tuple(int(rng.integers(size)) for size in array.shape)
+            array[index] = bad
+            with np.errstate(all="ignore"):  # as evaluate runs the losses
+                per_sample = case.spec.function(
+                    arrays["predictions"], arrays["targets"], **inputs.params
+                )
+                assert not np.isfinite(per_sample.losses.sum()), (field, bad, index)
+            with pytest.raises(NonFiniteError) as caught:
+                evaluate(case.name, arrays["predictions"], arrays["targets"], **inputs.params)
+            assert (caught.value.field, caught.value.index) == (field, index)
+
+
 def _layouts(values: np.ndarray[Any, Any]) -> dict[str, np.ndarray[Any, Any]]:
     """`values` (N, 2) as a contiguous array, a strided (N,) column, an (N, 2) slice of (N, 4)."""
     wide = np.zeros((values.shape[0], 4))
