@@ -33,16 +33,30 @@ def log1p_exp_sigmoid(
 
     softplus(z) = max(z, 0) + the first; callers add their linear part to max(z, 0) first, so
     that it cancels exactly before the small log term is added (Keras's order)."""
+    values, positive, _ = log1p_exp_sigmoids(logits, sigmoids=sigmoid, negative=False)
+    return values, positive
+
+
+def log1p_exp_sigmoids(
+    logits: FloatArray, *, sigmoids: bool = True, negative: bool = True
+) -> tuple[FloatArray, FloatArray | None, FloatArray | None]:
+    """log1p(exp(-|z|)), sigmoid(z) and sigmoid(-z) from one exp (see log1p_exp_sigmoid). Each
+    sigmoid is exact on its own, where 1 - sigmoid(z) would cancel to 0 as sigmoid(z) nears 1."""
     decay = np.abs(logits)
     np.negative(decay, out=decay)
     np.exp(decay, out=decay)
     one_plus = decay + 1.0
     values = _log_of_one_plus(decay, one_plus)
-    if not sigmoid:
-        return values, None
-    np.copyto(decay, 1.0, where=logits >= 0)
+    if not sigmoids:
+        return values, None, None
+    upper = logits >= 0
+    below = None
+    if negative:
+        below = np.where(upper, decay, 1.0)
+        below /= one_plus
+    np.copyto(decay, 1.0, where=upper)
     decay /= one_plus
-    return values, decay
+    return values, decay, below
 
 
 def softplus(logits: FloatArray) -> FloatArray:

@@ -14,6 +14,7 @@ from ._numerics import (
     inside,
     log1p,
     log1p_exp_sigmoid,
+    log1p_exp_sigmoids,
     log_softmax_softmax,
     row_dot,
     row_sum,
@@ -58,23 +59,24 @@ def binary_cross_entropy(
     if from_logits:
         # -w y log sigmoid(z) - (1 - y) log(1 - sigmoid(z)) = w y softplus(-z) + (1 - y)
         # softplus(z) = c softplus(z) - w y z with c = w y + 1 - y (softplus(-z) = softplus(z) -
-        # z), from one exp; its derivative is c sigmoid(z) - w y.
-        log_term, probs = log1p_exp_sigmoid(predictions, sigmoid=gradient)
+        # z), from one exp; its derivative is (1 - y) sigmoid(z) - w y sigmoid(-z), each
+        # sigmoid exact (c sigmoid(z) - w y would cancel to 0 for y = 1 and a large z).
+        log_term, positive, negative = log1p_exp_sigmoids(predictions, sigmoids=gradient)
         weighted = labels * pos_weight if pos_weight != 1.0 else labels
-        scale = weighted + (1.0 - labels) if pos_weight != 1.0 else None
         values = np.maximum(predictions, 0.0)
-        if scale is not None:
+        if pos_weight != 1.0:
+            scale = weighted + (1.0 - labels)
             values *= scale
             log_term *= scale
         # The linear part first: for y = 1 it cancels exactly (max(z, 0) - z), before log1p's
         # small term is added.
         values -= weighted * predictions
         values += log_term
-        if probs is not None:
-            if scale is not None:
-                probs *= scale
-            probs -= weighted
-            grad = probs
+        if positive is not None and negative is not None:
+            positive *= 1.0 - labels
+            negative *= weighted
+            positive -= negative
+            grad = positive
     else:
         clipped = np.clip(predictions, eps, 1.0 - eps)
         # -(w y log p + (1 - y) log(1 - p)) = -(log(1 - p) + y (w log p - log(1 - p))): the same

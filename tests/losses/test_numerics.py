@@ -8,7 +8,13 @@ import pytest
 from scipy import special
 
 from service.losses import evaluate
-from service.losses._numerics import log1p, log1p_exp_sigmoid, sigmoid, softplus
+from service.losses._numerics import (
+    log1p,
+    log1p_exp_sigmoid,
+    log1p_exp_sigmoids,
+    sigmoid,
+    softplus,
+)
 
 rng = np.random.default_rng(7)
 # Every scale a loss meets: tiny, near 1, huge; and the values where 1 + x rounds to 1.
@@ -43,6 +49,9 @@ def test_softplus_and_sigmoid_match_scipy(scale: float) -> None:
     # atol: below exp(-708) ours are subnormal numbers where scipy's expit gives 0.
     np.testing.assert_allclose(probs, special.expit(logits), rtol=4e-16, atol=1e-300)
     np.testing.assert_allclose(sigmoid(logits), special.expit(logits), rtol=4e-16, atol=1e-300)
+    _, positive, negative = log1p_exp_sigmoids(logits)
+    np.testing.assert_array_equal(positive, probs)
+    np.testing.assert_allclose(negative, special.expit(-logits), rtol=4e-16, atol=1e-300)
     np.testing.assert_allclose(softplus(logits), np.logaddexp(0.0, logits), rtol=4e-16, atol=0)
 
 
@@ -57,9 +66,11 @@ def test_bce_from_logits_keeps_tiny_losses_of_confident_predictions() -> None:
         )
         weight = np.where(labels == 1.0, pos_weight, 1.0)
         np.testing.assert_allclose(result.losses, weight * expected, rtol=4e-16, atol=0)
-        # d/dz = c sigmoid(z) - w y, with c = w y + 1 - y.
-        slope = weight * special.expit(logits) - pos_weight * labels
-        np.testing.assert_allclose(result.gradient, slope, rtol=1e-15, atol=1e-300)
+        # d/dz = (1 - y) sigmoid(z) - w y sigmoid(-z): -2e-18 for y = 1 and z = 40, not 0.
+        slope = (1.0 - labels) * special.expit(logits) - pos_weight * labels * special.expit(
+            -logits
+        )
+        np.testing.assert_allclose(result.gradient, slope, rtol=4e-16, atol=1e-300)
 
 
 def test_soft_margin_keeps_tiny_losses_and_slopes() -> None:
