@@ -50,6 +50,41 @@ def test_the_document_is_msgpacks_own(document: dict[str, Any], fast_fields: int
     assert_same(fast, msgpack.unpackb(body))
 
 
+def _typed(
+    values: np.ndarray[Any, Any], *, keys: tuple[str, ...] = ("dtype", "shape", "data")
+) -> dict[str, Any]:
+    fields = {"dtype": "float64", "shape": list(values.shape), "data": values.tobytes()}
+    return {key: fields[key] for key in keys}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"predictions": _typed(ONE_D), "targets": _typed(ONE_D), "array_encoding": "base64"},
+        # bin 8 (short), bin 16 and bin 32 lengths; keys in any order; nothing after the bin
+        {"predictions": _typed(ONE_D[:3], keys=("data", "shape", "dtype")), "targets": [1.0]},
+        {"targets": _typed(ONE_D[:4000], keys=("shape", "data", "dtype")), "delta": 2},
+        {"predictions": _typed(TWO_D, keys=("dtype", "data")), "sample_weight": _typed(ONE_D)},
+        # a typed array beside a plain number array, and an empty bin
+        {"predictions": ONE_D.tolist(), "targets": _typed(ONE_D), "x": _typed(ONE_D[:0])},
+        {"predictions": _typed(ONE_D[:0]), "targets": {"data": 7, "dtype": "float64"}},
+    ],
+    ids=["both", "bin8", "bin16", "2d", "mixed", "empty-and-odd"],
+)
+def test_typed_arrays_are_msgpacks_own(document: dict[str, Any]) -> None:
+    body = msgpack.packb(document)
+    fast = decode_number_arrays(body, NUMBER_ARRAYS)
+    assert fast is not None
+    assert_same(fast, msgpack.unpackb(body))
+
+
+@pytest.mark.parametrize("cut", [100, 8 * 5000 + 20], ids=["in-the-bin", "before-it"])
+def test_a_typed_array_cut_short_is_explained_by_msgpack(cut: int) -> None:
+    body = msgpack.packb({"predictions": _typed(ONE_D), "targets": _typed(ONE_D)})
+    with pytest.raises(ValueError, match="not valid MessagePack"):
+        MSGPACK.decode(body[:-cut], Decoding(NUMBER_ARRAYS))
+
+
 @pytest.mark.parametrize(
     "body",
     [
