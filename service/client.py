@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import httpx
@@ -27,6 +27,7 @@ import numpy as np
 import orjson
 
 from .losses import CompositeResult, Group, LossResult, Regularization
+from .wire.codecs import MSGPACK as MSGPACK_CODEC
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncLossClient", "LossClient", "LossServiceError", "Wire"]
 
@@ -204,13 +205,29 @@ class _Requests:
             }
         return body
 
-    def content(self, body: Mapping[str, Any], binary: bool) -> dict[str, Any]:
+    def content(
+        self, body: Mapping[str, Any], binary: bool, *, asynchronous: bool = False
+    ) -> dict[str, Any]:
         """httpx request arguments: the body in MessagePack or in JSON (orjson: fast on large
-        lists), gzip-compressed with compress=True, and the matching headers."""
-        content: bytes
+        lists), gzip-compressed with compress=True, and the matching headers.
+
+        An uncompressed MessagePack body is streamed from its pieces, the arrays' own memory
+        in slices (`_slices`), under its Content-Length: packed into one bytes object first, a
+        16 MB body was copied by the packer and then again, what was left of it, after each
+        partial send."""
+        content: Any
         if binary:
-            content = msgpack.packb(body)
             headers = {"Content-Type": MSGPACK, "Accept": MSGPACK}
+            pieces = MSGPACK_CODEC.encode_pieces(body)
+            if not self.compress:
+                headers["Accept-Encoding"] = "identity"
+                headers["Content-Length"] = str(sum(len(piece) for piece in pieces))
+                slices = _slices(pieces)
+                return {
+                    "content": _asynchronous(slices) if asynchronous else slices,
+                    "headers": headers,
+                }
+            content = b"".join(pieces)
         else:
             content = orjson.dumps(body)
             headers = {"Content-Type": JSON, "Accept": JSON}
@@ -275,6 +292,23 @@ class _Requests:
 
 
 Document = Callable[[bool], dict[str, Any]]
+
+# Streamed bodies go out in slices of at most this many bytes: each is copied once on its way
+# (h11 joins what it sends), and what a partial send leaves over stays small.
+STREAM_SLICE_BYTES = 1 << 20
+
+
+def _slices(pieces: Sequence[bytes | memoryview]) -> Iterator[bytes | memoryview]:
+    for piece in pieces:
+        view = memoryview(piece)
+        for start in range(0, len(view), STREAM_SLICE_BYTES):
+            yield view[start : start + STREAM_SLICE_BYTES]
+
+
+async def _asynchronous(slices: Iterator[bytes | memoryview]) -> AsyncIterator[bytes | memoryview]:
+    for piece in slices:
+        yield piece
+
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
@@ -483,10 +517,10 @@ class AsyncLossClient:
         return dict(self._requests.checked(await self._http.get(f"/v1/losses/{name}")))
 
     async def _post(self, path: str, document: Document, binary: bool) -> Any:
-        content = self._requests.content(document(binary), binary)
+        content = self._requests.content(document(binary), binary, asynchronous=True)
         response = await self._http.post(path, **content)
         if self._requests.refused(response, binary):
-            content = self._requests.content(document(False), False)
+            content = self._requests.content(document(False), False, asynchronous=True)
             response = await self._http.post(path, **content)
         return self._requests.checked(response)
 

@@ -196,9 +196,14 @@ class MsgpackCodec:
             raise MalformedBodyError(f"the body is not valid MessagePack: {reason}") from None
 
     def encode(self, document: Any) -> bytes:
+        return b"".join(self.encode_pieces(document))
+
+    def encode_pieces(self, document: Any) -> list[bytes | memoryview]:
+        """The document's bytes as pieces to write one after the other: large raw bytes are the
+        caller's own memory, not copied (a client streams them as they are)."""
         pieces: list[bytes | memoryview] = []
         _pack_into(pieces, document, msgpack.Packer(autoreset=True))
-        return b"".join(pieces)
+        return pieces
 
 
 # Raw bytes larger than this are joined into the output as they are, not copied by the packer.

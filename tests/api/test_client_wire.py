@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import msgpack
 import numpy as np
 import orjson
 import pytest
@@ -53,9 +54,50 @@ def test_client_picks_msgpack_for_large_arrays_and_json_for_small() -> None:
     assert [r.headers["content-type"] for r in sent] == [MSGPACK_TYPE, "application/json"]
     assert [r.headers["content-type"] for r in received] == [MSGPACK_TYPE, "application/json"]
     assert [r.headers["accept-encoding"] for r in sent] == ["identity", "identity"]
-    assert b"float64" in sent[0].content
+    assert "transfer-encoding" not in sent[0].headers  # streamed under its Content-Length
     assert large.gradient is not None
     assert large.gradient.flags.writeable
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_msgpack_body_streams_the_arrays_memory_under_its_length(asynchronous: bool) -> None:
+    # 3 MB per array: several of the client's 1 MiB slices, and a bin 32 header.
+    predictions, targets = RNG.normal(size=400_000), RNG.normal(size=400_000)
+    bodies: list[tuple[httpx.Headers, bytes]] = []
+    answer = {"loss": "mse", "reduction": "mean", "value": 1.0, "count": 400_000}
+    answer |= {"weight_sum": 400_000.0, "loss_sum": 400_000.0, "omitted": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append((request.headers, request.read()))
+        return httpx.Response(200, json=answer)
+
+    async def async_handler(request: httpx.Request) -> httpx.Response:
+        bodies.append((request.headers, await request.aread()))
+        return httpx.Response(200, json=answer)
+
+    if asynchronous:
+
+        async def main() -> None:
+            transport = httpx.MockTransport(async_handler)
+            async with AsyncLossClient("http://x", transport=transport) as client:
+                await client.evaluate("mse", predictions, targets, gradient=False)
+
+        asyncio.run(main())
+    else:
+        with LossClient("http://x", transport=httpx.MockTransport(handler)) as client:
+            client.evaluate("mse", predictions, targets, gradient=False)
+    [(headers, body)] = bodies
+    assert headers["content-type"] == MSGPACK_TYPE
+    assert int(headers["content-length"]) == len(body)
+    assert "transfer-encoding" not in headers
+    document = msgpack.unpackb(body)
+    for field, values in (("predictions", predictions), ("targets", targets)):
+        assert document[field] == {
+            "dtype": "float64",
+            "shape": [400_000],
+            "data": values.astype("<f8").tobytes(),
+        }
+    assert document["gradient"] is False
 
 
 def test_client_falls_back_to_json_when_msgpack_is_refused() -> None:
