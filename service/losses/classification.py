@@ -13,9 +13,8 @@ from ._numerics import (
     clipped_slope,
     inside,
     log1p,
-    log1p_exp_sigmoid,
-    log1p_exp_sigmoids,
     log_softmax_softmax,
+    logistic,
     row_dot,
     row_sum,
     sigmoid,
@@ -61,22 +60,22 @@ def binary_cross_entropy(
         # softplus(z) = c softplus(z) - w y z with c = w y + 1 - y (softplus(-z) = softplus(z) -
         # z), from one exp; its derivative is (1 - y) sigmoid(z) - w y sigmoid(-z), each
         # sigmoid exact (c sigmoid(z) - w y would cancel to 0 for y = 1 and a large z).
-        log_term, positive, negative = log1p_exp_sigmoids(predictions, sigmoids=gradient)
+        parts = logistic(predictions, sigmoids=gradient)
         weighted = labels * pos_weight if pos_weight != 1.0 else labels
         values = np.maximum(predictions, 0.0)
+        log_term = parts.log_term
         if pos_weight != 1.0:
             scale = weighted + (1.0 - labels)
             values *= scale
             log_term *= scale
         # The linear part first: for y = 1 it cancels exactly (max(z, 0) - z), before log1p's
         # small term is added.
-        values -= weighted * predictions
+        values -= np.multiply(weighted, predictions, out=parts.spare)
         values += log_term
-        if positive is not None and negative is not None:
-            positive *= 1.0 - labels
-            negative *= weighted
-            positive -= negative
-            grad = positive
+        if parts.positive is not None and parts.negative is not None:
+            grad = parts.positive
+            grad -= np.multiply(labels, grad, out=log_term)  # (1 - y) sigmoid(z), 0 at y = 1
+            grad -= np.multiply(parts.negative, weighted, out=parts.negative)
     else:
         clipped = np.clip(predictions, eps, 1.0 - eps)
         # -(w y log p + (1 - y) log(1 - p)) = -(log(1 - p) + y (w log p - log(1 - p))): the same
@@ -417,9 +416,11 @@ def soft_margin(
     np.negative(negative_margin, out=negative_margin)
     # softplus(-m) = max(-m, 0) + log1p(exp(-|m|)) without overflow, from the same exp as its
     # derivative, -y sigmoid(-m).
-    values, slope = log1p_exp_sigmoid(negative_margin, sigmoid=gradient)
-    values += np.maximum(negative_margin, 0.0)
+    parts = logistic(negative_margin, negative=False, sigmoids=gradient)
+    values = parts.log_term
+    values += np.maximum(negative_margin, 0.0, out=parts.spare)
     grad = None
+    slope = parts.positive
     if slope is not None:
         slope *= signs
         grad = np.negative(slope, out=slope)
