@@ -17,13 +17,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from ..config import Settings
 from ..logs import stop_listeners, write_batches_every
 from .assets import StaticAssets
 from .compression import GzipResponses
+from .deps import require_api_key
 from .metrics import Metrics
 from .middleware import RequestContextMiddleware
 from .openapi import TITLE, build_openapi
@@ -124,9 +125,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.ready = True
-    app.include_router(losses.router)
-    app.include_router(pictures.router)
-    app.include_router(evaluate.router)
+    # The key check guards the loss routes when keys are configured; an open service does not
+    # solve a dependency that would only return.
+    guarded = [Depends(require_api_key)] if settings.api_keys else []
+    app.include_router(losses.router, dependencies=guarded)
+    app.include_router(pictures.router, dependencies=guarded)
+    app.include_router(evaluate.router, dependencies=guarded)
     app.include_router(operations.router)
     app.include_router(pictures.page)
     app.mount("/static", StaticAssets(directory=STATIC), name="static")

@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from starlette.requests import ClientDisconnect
 
 from ..config import Settings
-from ..wire import Codec, codec_for_accept, codec_for_content_type, content_coding, read_body
+from ..wire import ARROW, Codec, codec_for_accept, codec_for_content_type, content_coding, read_body
 from .problems import ProblemException
 
 __all__ = [
@@ -122,6 +122,6 @@ async def raw_body(request: Request, settings: SettingsDep) -> RawBody:
             "it faster, or in smaller batches",
             headers={"Connection": "close"},
         ) from None
-    return RawBody(
-        data, codec, codec_for_accept(headers.get("accept")), query=dict(request.query_params)
-    )
+    # The query string carries the request's fields only beside an Arrow body.
+    query = dict(request.query_params) if codec is ARROW else {}
+    return RawBody(data, codec, codec_for_accept(headers.get("accept")), query=query)

@@ -50,8 +50,9 @@ __all__ = [
 
 NAN_POLICIES = ("raise", "omit")
 
-# Losses, reductions and the penalty run with numpy's floating-point warnings off: a NaN or an
-# infinity in a result is found by `_check_overflow` and raised as a LossError.
+# Losses, reductions and the penalty run with numpy's floating-point warnings off (one errstate
+# around each evaluate call, and around the steps evaluate_many adds): a NaN or an infinity in a
+# result is found by `_check_overflow` and raised as a LossError.
 _quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
 
 
@@ -103,6 +104,7 @@ class _Inputs(NamedTuple):
     kept: npt.NDArray[np.bool_] | None  # None when nothing was omitted
 
 
+@_quiet
 def evaluate(
     name: str,
     predictions: Any,
@@ -224,7 +226,6 @@ def _check_options(spec: LossSpec, reduction: str, nan_policy: str) -> None:
         )
 
 
-@_quiet
 def _prepare(
     spec: LossSpec,
     predictions: Any,
@@ -287,7 +288,6 @@ def _prepare(
     return _Inputs(predictions, targets, weights, group_keys, kept)
 
 
-@_quiet
 def _check_domains(spec: LossSpec, params: Mapping[str, Any], inputs: _Inputs) -> None:
     """The predictions and the targets lie in the domains the registry states for this call."""
     predictions, targets = inputs.predictions, inputs.targets
@@ -391,7 +391,6 @@ def _nan_rows(array: FloatArray) -> npt.NDArray[np.bool_]:
     return nan
 
 
-@_quiet
 def _score(
     spec: LossSpec,
     params: dict[str, Any],

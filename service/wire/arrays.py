@@ -334,6 +334,9 @@ def document_arrays(document: dict[str, Any]) -> list[ArrayInput]:
         fields.append((("body", "regularization", "weights"), regularization.get("weights")))
     found = []
     for loc, value in fields:
+        if value is None:  # absent, or null: validation says which is wrong
+            found.append(ArrayInput(loc, None, 0))
+            continue
         try:
             found.append(ArrayInput(loc, None, inspect_array(value, loc).size))
         except WireError:

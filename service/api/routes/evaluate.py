@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import functools
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..compute import compute_evaluate, run_compute
-from ..deps import SettingsDep, require_api_key
+from ..deps import SettingsDep
 from ..problems import problem_responses
 from ..schemas import EvaluateRequest, EvaluateResponse
 from .losses import request_body
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["evaluate"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", tags=["evaluate"])
 
 
 @router.post(
