@@ -95,20 +95,17 @@ def row_dot(left: FloatArray, right: FloatArray) -> FloatArray:
 
 
 def row_max(values: FloatArray) -> FloatArray:
-    """(N,) maxima of the rows: column by column while K is short, where numpy's own reduction
-    over the last axis is slow, and by that reduction for long rows."""
-    if values.shape[1] > 32:
+    """(N,) maxima of the rows: column by column for many short rows, where numpy's own
+    reduction over the last axis is slow, and by that reduction otherwise (a few rows: fewer
+    calls; long rows: numpy is fast)."""
+    rows, columns = values.shape
+    if columns > 32 or rows < 1024:
         result: FloatArray = values.max(axis=1)
         return result
     result = values[:, 0].copy()
-    for column in range(1, values.shape[1]):
+    for column in range(1, columns):
         np.maximum(result, values[:, column], out=result)
     return result
-
-
-def log_softmax(logits: FloatArray) -> FloatArray:
-    """Row-wise log-softmax; shifting by the row max keeps exp in range (log-sum-exp)."""
-    return log_softmax_softmax(logits, softmax=False)[0]
 
 
 def log_softmax_softmax(

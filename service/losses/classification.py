@@ -17,8 +17,6 @@ from ._numerics import (
     logistic,
     row_dot,
     row_sum,
-    sigmoid,
-    softplus,
 )
 from .base import FloatArray, PerSample, mean_over_outputs
 from .errors import ParameterError
@@ -110,8 +108,14 @@ def binary_focal_cross_entropy(
     """Binary focal cross-entropy (Keras): cross-entropy down-weighted on easy samples."""
     weight = 1.0 if alpha is None else targets * alpha + (1.0 - targets) * (1.0 - alpha)
     if from_logits:
-        positive, negative = sigmoid(predictions), sigmoid(-predictions)
-        entropy = targets * softplus(-predictions) + (1.0 - targets) * softplus(predictions)
+        parts = logistic(predictions)
+        positive, negative = parts.positive, parts.negative
+        assert positive is not None
+        assert negative is not None
+        # y softplus(-z) + (1 - y) softplus(z), the linear parts first (see binary_cross_entropy).
+        entropy = targets * np.maximum(-predictions, 0.0)
+        entropy += (1.0 - targets) * np.maximum(predictions, 0.0)
+        entropy += parts.log_term
         # 1 - p_t, written with sigmoid(-z) so that it is exact when p_t is close to 1.
         miss = targets * negative + (1.0 - targets) * positive
         d_miss = (1.0 - 2.0 * targets) * positive * negative
