@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
-import platform
 import shutil
 import signal
 import sys
@@ -17,6 +15,7 @@ from types import FrameType
 import orjson
 
 from .config import Settings
+from .malloc import tune_malloc
 from .score_cli import add_score_command
 
 __all__ = ["main"]
@@ -45,29 +44,6 @@ def metrics_directory(workers: int) -> Iterator[str | None]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-# glibc gives each thread that allocates its own malloc arena (up to 8 per core), and each arena
-# keeps freed memory for reuse: with the threadpool's threads parsing megabyte bodies, one worker
-# under `bench/reliability.py load` grew to 250 MB of RSS; with two arenas it stays at ~120 MB,
-# at the same throughput (bench/README.md). The usual cap for Python services on glibc.
-MALLOC_ARENA_MAX_ENV = "MALLOC_ARENA_MAX"
-MALLOC_ARENAS = 2
-_M_ARENA_MAX = -8  # mallopt's parameter number for the arena cap, from glibc's malloc.h
-
-
-def cap_malloc_arenas() -> bool:
-    """Cap glibc's malloc arenas at MALLOC_ARENAS unless MALLOC_ARENA_MAX is set already: in this
-    process through mallopt (glibc reads the variable only when a process starts), and in the
-    worker processes uvicorn starts through the variable. True when the cap was applied here;
-    a no-op on other C libraries.
-    """
-    if os.environ.get(MALLOC_ARENA_MAX_ENV) or platform.libc_ver()[0] != "glibc":
-        return False
-    applied = bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, MALLOC_ARENAS))
-    if applied:
-        os.environ[MALLOC_ARENA_MAX_ENV] = str(MALLOC_ARENAS)
-    return applied
-
-
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     """SIGTERM outside uvicorn's own handling: before the server starts, or re-raised by uvicorn
     once its graceful shutdown is over. Either way the process ends with status 0 (a stop that
@@ -80,7 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings()
     workers = args.workers or settings.workers
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    cap_malloc_arenas()
+    tune_malloc()
     with metrics_directory(workers):
         import uvicorn
         from uvicorn.config import STARTUP_FAILURE

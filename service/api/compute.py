@@ -371,12 +371,12 @@ async def run_compute(
 class HeapRelease:
     """Give the memory large requests freed back to the system once the worker is idle.
 
-    glibc keeps freed heap memory for reuse, and the transient peaks of large bodies (a parser's
-    tape, the decoded arrays) would otherwise set the process's resident size for good. Trimming
-    after each large request gave it back at once, but the next one then paid for fresh pages
-    again (page faults, zeroing): back to back, a 16 MB MessagePack request took twice as long
-    (bench/README.md). So the heap is trimmed once no large request has been in flight for
-    `idle_seconds`, off the event loop.
+    A worker keeps freed heap memory for reuse (`service.malloc`), and the transient peaks of
+    large bodies (a parser's tape, the decoded arrays) would otherwise set the process's
+    resident size for good. Trimming after each large request gave it back at once, but the
+    next one then paid for fresh pages again (page faults, zeroing; bench/README.md). So the
+    heap is trimmed once no large request has been in flight for `idle_seconds`, off the event
+    loop.
     """
 
     def __init__(self, min_body_bytes: int, idle_seconds: float) -> None:
@@ -409,7 +409,8 @@ class HeapRelease:
 
 
 _MALLOC_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
-HEAP = HeapRelease(min_body_bytes=8 * 2**20, idle_seconds=1.0)
+# A body of a megabyte leaves several of temporaries behind: worth handing back when idle.
+HEAP = HeapRelease(min_body_bytes=2**20, idle_seconds=1.0)
 
 
 # nginx's status for a request whose client went away before the answer.

@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+from typing import Any
 
 import orjson
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from service.cli import main
 from service.config import Settings
 from service.losses import LOSSES
+from service.malloc import MALLOC_SETTINGS
 
 
 def test_defaults() -> None:
@@ -82,20 +84,35 @@ def test_losses_table_survives_a_closed_pipe(monkeypatch: pytest.MonkeyPatch) ->
     assert main(["losses"]) == 0
 
 
-def _cap_in_subprocess(env: dict[str, str]) -> str:
+def _tune_in_subprocess(env: dict[str, str]) -> dict[str, Any]:
     code = (
-        "import os; from service.cli import cap_malloc_arenas; "
-        "print(cap_malloc_arenas(), os.environ.get('MALLOC_ARENA_MAX'))"
+        "import json, os; from service.malloc import MALLOC_SETTINGS, tune_malloc; "
+        "applied = tune_malloc(); "
+        "print(json.dumps({'applied': applied, "
+        "'env': {name: os.environ.get(name) for name, _, _ in MALLOC_SETTINGS}}))"
     )
     completed = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    return completed.stdout.strip()
+    result: dict[str, Any] = orjson.loads(completed.stdout)
+    return result
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc arenas")
-def test_serve_caps_malloc_arenas_unless_the_operator_set_them() -> None:
-    env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc settings")
+def test_serve_tunes_malloc_unless_the_operator_set_it() -> None:
+    names = [name for name, _, _ in MALLOC_SETTINGS]
+    env = {key: value for key, value in os.environ.items() if key not in names}
     # Applied through mallopt in this process, and passed on to the workers uvicorn starts.
-    assert _cap_in_subprocess(env) == "True 2"
-    assert _cap_in_subprocess({**env, "MALLOC_ARENA_MAX": "4"}) == "False 4"
+    tuned = _tune_in_subprocess(env)
+    assert tuned["applied"] == dict.fromkeys(names, True)
+    assert tuned["env"] == {
+        "MALLOC_ARENA_MAX": "1",
+        "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
+        "MALLOC_TRIM_THRESHOLD_": str(256 * 2**20),
+    }
+    own = _tune_in_subprocess({**env, "MALLOC_ARENA_MAX": "4", "MALLOC_TRIM_THRESHOLD_": "0"})
+    assert own["applied"]["MALLOC_ARENA_MAX"] is False
+    assert own["applied"]["MALLOC_TRIM_THRESHOLD_"] is False
+    assert own["env"]["MALLOC_ARENA_MAX"] == "4"
+    assert own["env"]["MALLOC_TRIM_THRESHOLD_"] == "0"
+    assert own["applied"]["MALLOC_MMAP_THRESHOLD_"] is True
