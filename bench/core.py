@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.losses import LOSSES, LossSpec, UnknownLossError, evaluate, get_loss
+from service.malloc import tune_malloc
 
 # Run as a script, this directory comes first on sys.path, where bench/http.py would stand in for
 # the standard library's http package (which torch's imports reach): move it to the end.
@@ -308,6 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join(["python bench/core.py", *(sys.argv[1:] if argv is None else argv)])
     print("# Loss core: evaluate (value + gradient) against one numpy pass\n")
     print("\n".join(machine()))
+    # The core runs inside a service worker: measure it (and PyTorch) under the same malloc.
+    tuned = tune_malloc()
+    print(f"- malloc as a service worker's (service/malloc.py): {tuned or 'not glibc, left alone'}")
     print(f"- command: `{command}`")
     print(
         f"- median of {args.repeat} run(s) after a warm-up; baseline: "

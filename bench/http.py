@@ -91,6 +91,7 @@ import numpy.typing as npt
 import orjson
 
 from service.client import LossClient
+from service.malloc import MALLOC_SETTINGS, tune_malloc
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -839,6 +840,8 @@ def report(args: argparse.Namespace, results: Results, formats: list[Payload]) -
     lines = [
         f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"machine: {machine()}",
+        "malloc: a service worker's (service/malloc.py), here and in every server started: "
+        + " ".join(f"{name}={os.environ.get(name, 'unset')}" for name, _, _ in MALLOC_SETTINGS),
         f"load average (1, 5, 15 min) at the start: {results.load_before}, at the end: "
         f"{load_average()}",
         f"run: n={args.n} (2 x n float64), repeat={args.repeat} (medians), small={args.small} "
@@ -1252,6 +1255,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.n, args.repeat, args.small, args.concurrency, args.load_rounds) < 1:
         parser.error("--n, --repeat, --small, --concurrency and --load-rounds must be >= 1")
+    # The floors run in this process and the baselines in servers it starts: all under the
+    # malloc settings of a service worker (service/malloc.py), which the servers inherit.
+    tune_malloc()
     results, formats = measure(args)
     print(report(args, results, formats))
     return 0
