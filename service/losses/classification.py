@@ -16,6 +16,7 @@ from ._numerics import (
     log_softmax_softmax,
     logistic,
     row_dot,
+    row_max,
     row_sum,
 )
 from .base import FloatArray, PerSample, mean_over_outputs
@@ -165,19 +166,22 @@ def categorical_hinge(
     predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
 ) -> PerSample:
     """Multi-class hinge max(0, 1 + best wrong score - true score) (scikit-learn)."""
-    is_true = targets == 1.0
-    true_score = np.where(is_true, predictions, 0.0).sum(axis=1)
-    wrong = np.where(is_true, -np.inf, predictions)
-    best_wrong = wrong.max(axis=1)
+    # One-hot rows (the registry's domain): each row's true class by one BLAS product.
+    label = (targets @ np.arange(targets.shape[1], dtype=np.float64)).astype(np.intp)
+    rows = np.arange(label.shape[0])
+    true_score = predictions[rows, label]
+    wrong = predictions.copy()
+    wrong[rows, label] = -np.inf
+    best_wrong = row_max(wrong)
     margin = 1.0 + best_wrong - true_score
     values = np.maximum(margin, 0.0)
     grad = None
     if gradient:
-        active = (margin > 0)[:, None]
-        at_max = wrong == best_wrong[:, None]
-        # A tie for the best wrong score is a kink of the max: its gradient is 0 there.
-        unique_max = at_max & (at_max.sum(axis=1, keepdims=True) == 1)
-        grad = np.where(active, unique_max.astype(np.float64) - is_true, 0.0)
+        # 1 at the best wrong score; a tie for it is a kink of the max, where its gradient is 0.
+        grad = np.equal(wrong, best_wrong[:, None], out=wrong, casting="unsafe")
+        grad *= (row_sum(grad) == 1.0)[:, None]
+        grad[rows, label] = -1.0
+        grad[margin <= 0] = 0.0
     return PerSample(losses=values, gradient=grad)
 
 
