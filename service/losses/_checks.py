@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ._numerics import row_sum
 from .errors import DomainError, NonFiniteError, ShapeError
 
 FloatArray = npt.NDArray[np.float64]
@@ -141,10 +142,18 @@ def check_range(
         )
 
 
+def _row_sums(array: FloatArray) -> FloatArray:
+    """The sums along the last axis; for rows, through BLAS (`_numerics.row_sum`)."""
+    if array.ndim == 2:
+        return row_sum(array)
+    sums: FloatArray = array.sum(axis=-1)
+    return sums
+
+
 def check_simplex_rows(array: FloatArray, field: str, *, hint: str = "") -> None:
     """Each row is a distribution: non-negative entries summing to 1 within SIMPLEX_ATOL."""
     check_range(array, field, low=0.0, high=None, expected=f"non-negative probabilities{hint}")
-    sums = array.sum(axis=-1)
+    sums = _row_sums(array)
     bad = np.abs(sums - 1.0) > SIMPLEX_ATOL
     if bad.any():
         row = first_index(bad)
@@ -183,7 +192,7 @@ def check_one_hot(array: FloatArray, field: str) -> None:
             index=index,
             value=format_value(array[index]),
         )
-    ones = array.sum(axis=-1)
+    ones = _row_sums(array)
     bad_rows = ones != 1.0
     if bad_rows.any():
         row = first_index(bad_rows)

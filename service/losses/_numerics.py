@@ -131,9 +131,10 @@ def xlogy(x: FloatArray, y: FloatArray) -> FloatArray:
 
 
 def clipped_slope(slope: FloatArray, values: FloatArray, clipped: FloatArray) -> FloatArray:
-    """`slope` with 0 where clipping moved a value: the derivative through clip is 0 on the
-    clipped side (as torch.clamp's), and clip leaves the values in range as they are."""
-    np.copyto(slope, 0.0, where=clipped != values)
+    """`slope` times 0 where clipping moved a value: the derivative through clip is 0 on the
+    clipped side (as torch.clamp's), and clip leaves the values in range as they are. A product,
+    not a masked copy, which numpy makes several times slower."""
+    slope *= clipped == values
     return slope
 
 
