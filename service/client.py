@@ -299,10 +299,26 @@ STREAM_SLICE_BYTES = 1 << 20
 
 
 def _slices(pieces: Sequence[bytes | memoryview]) -> Iterator[bytes | memoryview]:
+    """Large pieces in slices of their own memory; small ones joined, so that a body of many
+    small pieces is not written a few bytes at a time."""
+    small: list[bytes | memoryview] = []
+    gathered = 0
     for piece in pieces:
         view = memoryview(piece)
+        if len(view) < STREAM_SLICE_BYTES // 16:
+            small.append(view)
+            gathered += len(view)
+            if gathered >= STREAM_SLICE_BYTES:
+                yield b"".join(small)
+                small, gathered = [], 0
+            continue
+        if small:
+            yield b"".join(small)
+            small, gathered = [], 0
         for start in range(0, len(view), STREAM_SLICE_BYTES):
             yield view[start : start + STREAM_SLICE_BYTES]
+    if small:
+        yield b"".join(small)
 
 
 async def _asynchronous(slices: Iterator[bytes | memoryview]) -> AsyncIterator[bytes | memoryview]:

@@ -217,6 +217,8 @@ def _pack_into(pieces: list[bytes | memoryview], value: Any, packer: msgpack.Pac
             pieces.append(packer.pack(key))
             _pack_into(pieces, item, packer)
     elif isinstance(value, list | tuple):
+        if value and isinstance(value[0], str | int | float | bool) and _pack_whole(pieces, value):
+            return
         pieces.append(packer.pack_array_header(len(value)))
         for item in value:
             _pack_into(pieces, item, packer)
@@ -228,6 +230,16 @@ def _pack_into(pieces: list[bytes | memoryview], value: Any, packer: msgpack.Pac
         pieces.append(data)
     else:
         pieces.append(packer.pack(value))
+
+
+def _pack_whole(pieces: list[bytes | memoryview], value: list[Any] | tuple[Any, ...]) -> bool:
+    """A list of scalars (group keys, a class_weight) packed by msgpack in one call, rather than
+    one piece per element; False if it holds something msgpack cannot pack itself."""
+    try:
+        pieces.append(msgpack.packb(value))
+    except TypeError:
+        return False
+    return True
 
 
 MSGPACK = MsgpackCodec()

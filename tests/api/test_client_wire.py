@@ -100,6 +100,30 @@ def test_a_msgpack_body_streams_the_arrays_memory_under_its_length(asynchronous:
     assert document["gradient"] is False
 
 
+def test_a_msgpack_body_of_many_small_values_goes_out_in_few_writes() -> None:
+    # 300,000 group keys: one piece each would be one socket write each (18 s in
+    # bench/datasets.py); msgpack packs a list of scalars whole, and small pieces are joined.
+    keys = [f"segment-{i % 100}" for i in range(300_000)]
+    predictions, targets = RNG.random(300_000), RNG.random(300_000)
+    chunks: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = b""
+        for chunk in request.stream:  # type: ignore[union-attr]
+            chunks.append(len(chunk))
+            body += chunk
+        document = msgpack.unpackb(body)
+        assert document["group_by"] == keys
+        answer = {"loss": "mse", "reduction": "mean", "value": 1.0, "count": 300_000}
+        answer |= {"weight_sum": 300_000.0, "loss_sum": 300_000.0, "omitted": 0}
+        return httpx.Response(200, json=answer)
+
+    with LossClient("http://x", transport=httpx.MockTransport(handler)) as client:
+        client.evaluate("mse", predictions, targets, group_by=keys, gradient=False)
+    assert sum(chunks) > 4_800_000  # two 2.4 MB arrays and the keys
+    assert len(chunks) <= 16, len(chunks)
+
+
 def test_client_falls_back_to_json_when_msgpack_is_refused() -> None:
     seen: list[str] = []
 
