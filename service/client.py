@@ -28,6 +28,7 @@ import orjson
 
 from .losses import CompositeResult, Group, LossResult, Regularization
 from .wire.codecs import MSGPACK as MSGPACK_CODEC
+from .wire.fastjson import Decoding
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncLossClient", "LossClient", "LossServiceError", "Wire"]
 
@@ -87,8 +88,12 @@ def decode_array(value: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
     bytes) as a float64 numpy array of its own."""
     if isinstance(value, Mapping):
         data = value["data"]
+        dtype = np.dtype(_DTYPES[value["dtype"]])
+        if isinstance(data, bytearray) and dtype == np.float64:
+            # Bytes the decoder copied for this array alone: writable, and nothing else holds them.
+            return np.frombuffer(data, dtype=np.float64).reshape(value["shape"])
         raw = data if isinstance(data, bytes | bytearray) else base64.b64decode(data)
-        array = np.frombuffer(raw, dtype=_DTYPES[value["dtype"]]).reshape(value["shape"])
+        array = np.frombuffer(raw, dtype=dtype).reshape(value["shape"])
         return array.astype(np.float64)  # a writable copy, not a view of the response
     return np.asarray(value, dtype=np.float64)
 
@@ -276,10 +281,16 @@ class _Requests:
         )
 
     @staticmethod
-    def checked(response: httpx.Response) -> Any:
+    def checked(response: httpx.Response, *, flat: bool = False) -> Any:
+        """The answer's document, or a LossServiceError. `flat`: a single loss's result, whose
+        arrays are top-level fields: a large MessagePack one is read by the service's own
+        decoder, each typed array's bytes copied once into memory the array then owns
+        (msgpack.unpackb makes a bytes object, which decode_array would copy again)."""
         media = response.headers.get("content-type", "").split(";", 1)[0].strip()
         if response.is_success:
             if media == MSGPACK:
+                if flat:
+                    return MSGPACK_CODEC.decode(response.content, RESULT_ARRAYS)
                 return msgpack.unpackb(response.content)
             return orjson.loads(response.content)
         try:
@@ -292,6 +303,12 @@ class _Requests:
 
 
 Document = Callable[[bool], dict[str, Any]]
+
+# The array fields of a single loss's result, which a large MessagePack answer's decoder reads
+# itself (see _Requests.checked).
+RESULT_ARRAYS = Decoding(
+    {"gradient": None, "losses": None, "per_output": None, "weights_gradient": None}
+)
 
 # Streamed bodies go out in slices of at most this many bytes: each is copied once on its way
 # (h11 joins what it sends), and what a partial send leaves over stays small.
@@ -420,11 +437,11 @@ class LossClient:
         """One catalogue entry; aliases resolve."""
         return dict(self._requests.checked(self._http.get(f"/v1/losses/{name}")))
 
-    def _post(self, path: str, document: Document, binary: bool) -> Any:
+    def _post(self, path: str, document: Document, binary: bool, *, flat: bool = False) -> Any:
         response = self._http.post(path, **self._requests.content(document(binary), binary))
         if self._requests.refused(response, binary):
             response = self._http.post(path, **self._requests.content(document(False), False))
-        return self._requests.checked(response)
+        return self._requests.checked(response, flat=flat)
 
     def evaluate(
         self,
@@ -444,7 +461,7 @@ class LossClient:
 
         options = (sample_weight, reduction, gradient, nan_policy, group_by, regularization)
         document, binary = self._requests.document(predictions, targets, options, params)
-        return _result(self._post(f"/v1/losses/{name}", document, binary))
+        return _result(self._post(f"/v1/losses/{name}", document, binary, flat=True))
 
     def evaluate_many(
         self,
@@ -492,7 +509,8 @@ class LossClient:
             group_by,
             {"reduction": reduction, "gradient": gradient, "nan_policy": nan_policy, **params},
         )
-        return _result(self._requests.checked(self._http.post(f"/v1/losses/{name}", **request)))
+        response = self._http.post(f"/v1/losses/{name}", **request)
+        return _result(self._requests.checked(response, flat=True))
 
 
 class AsyncLossClient:
@@ -532,13 +550,15 @@ class AsyncLossClient:
         """One catalogue entry; aliases resolve."""
         return dict(self._requests.checked(await self._http.get(f"/v1/losses/{name}")))
 
-    async def _post(self, path: str, document: Document, binary: bool) -> Any:
+    async def _post(
+        self, path: str, document: Document, binary: bool, *, flat: bool = False
+    ) -> Any:
         content = self._requests.content(document(binary), binary, asynchronous=True)
         response = await self._http.post(path, **content)
         if self._requests.refused(response, binary):
             content = self._requests.content(document(False), False, asynchronous=True)
             response = await self._http.post(path, **content)
-        return self._requests.checked(response)
+        return self._requests.checked(response, flat=flat)
 
     async def evaluate(
         self,
@@ -558,7 +578,7 @@ class AsyncLossClient:
 
         options = (sample_weight, reduction, gradient, nan_policy, group_by, regularization)
         document, binary = self._requests.document(predictions, targets, options, params)
-        return _result(await self._post(f"/v1/losses/{name}", document, binary))
+        return _result(await self._post(f"/v1/losses/{name}", document, binary, flat=True))
 
     async def evaluate_many(
         self,
@@ -606,6 +626,5 @@ class AsyncLossClient:
             group_by,
             {"reduction": reduction, "gradient": gradient, "nan_policy": nan_policy, **params},
         )
-        return _result(
-            self._requests.checked(await self._http.post(f"/v1/losses/{name}", **request))
-        )
+        response = await self._http.post(f"/v1/losses/{name}", **request)
+        return _result(self._requests.checked(response, flat=True))

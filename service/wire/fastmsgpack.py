@@ -105,8 +105,9 @@ def _bin_span(body: memoryview, at: int) -> tuple[int, int] | None:
 
 def _typed_array(body: memoryview, at: int) -> tuple[dict[str, Any], int] | None:
     """The typed array map at `at` ({dtype, shape, data}), and where it ends; or None if there
-    is no small map there. Its bin is copied once, straight from the body: through the
-    Unpacker it would be copied three times (the reader, the Unpacker's buffer, the bytes)."""
+    is no small map there. Its bin is copied once, straight from the body, into a bytearray:
+    through the Unpacker it would be copied three times (the reader, the Unpacker's buffer, the
+    bytes)."""
     if not 0x80 <= body[at] <= 0x8F:
         return None
     base = at
@@ -118,7 +119,7 @@ def _typed_array(body: memoryview, at: int) -> tuple[dict[str, Any], int] | None
         if span is None:
             typed[key] = unpacker.unpack()
             continue
-        typed[key] = bytes(body[span[0] : span[1]])
+        typed[key] = bytearray(body[span[0] : span[1]])  # an array may own it, writable
         base = span[1]
         unpacker = _unpacker(body, base)
     return typed, base + unpacker.tell()

@@ -124,6 +124,40 @@ def test_a_msgpack_body_of_many_small_values_goes_out_in_few_writes() -> None:
     assert len(chunks) <= 16, len(chunks)
 
 
+def test_msgpack_results_are_the_cores_own_and_writable() -> None:
+    # One loss: read by the service's decoder, each array's bytes copied once into memory the
+    # array owns; several losses: msgpack.unpackb, then a copy. Both writable, both exact.
+    predictions, targets = RNG.normal(size=6000), RNG.normal(size=6000)
+    weights = RNG.random(6000)
+
+    async def main() -> tuple[Any, Any]:
+        transport = httpx.ASGITransport(app=create_app(Settings()))
+        async with AsyncLossClient("http://testserver", transport=transport, wire="msgpack") as c:
+            one = await c.evaluate(
+                "huber", predictions, targets, sample_weight=weights, reduction="none"
+            )
+            many = await c.evaluate_many(
+                [{"name": "mse", "weight": 0.5}, {"name": "mae"}], predictions, targets
+            )
+            return one, many
+
+    one, many = asyncio.run(main())
+    expected = evaluate("huber", predictions, targets, sample_weight=weights, reduction="none")
+    for got, want in ((one.gradient, expected.gradient), (one.losses, expected.losses)):
+        assert got is not None
+        assert got.dtype == np.float64
+        assert got.flags.writeable
+        np.testing.assert_array_equal(got, want)
+    assert many.total.gradient is not None
+    assert many.total.gradient.flags.writeable
+    np.testing.assert_allclose(
+        many.total.gradient,
+        0.5 * evaluate("mse", predictions, targets).gradient
+        + evaluate("mae", predictions, targets).gradient,
+        rtol=1e-15,
+    )
+
+
 def test_client_falls_back_to_json_when_msgpack_is_refused() -> None:
     seen: list[str] = []
 
