@@ -6,11 +6,9 @@ process starts) and passed on to the worker processes uvicorn starts through its
 the operator set that variable. Other C libraries are left as they are.
 
 - MALLOC_ARENA_MAX=1: glibc gives each thread that allocates its own arena (up to 8 per core),
-  and each arena keeps freed memory for reuse: with the threadpool's threads parsing megabyte
-  bodies, one worker under `bench/reliability.py load` grew to 250 MB of RSS; with two arenas it
-  stayed at ~150 MB, at the same throughput. One arena, because the idle trim below can hand
-  back only the main arena's free top: glibc's malloc_trim leaves another arena's top alone, and
-  a worker kept ~33 MB after every large request.
+  and each arena keeps freed memory for reuse, so a worker whose threadpool threads parse
+  megabyte bodies grows with every thread. One arena, not two, because the idle trim below can
+  hand back only the main arena's free top: glibc's malloc_trim leaves another arena's top alone.
 - MALLOC_MMAP_THRESHOLD_=32 MiB and MALLOC_TRIM_THRESHOLD_=256 MiB: by default a block of a few
   megabytes (a body, a decoded array, a temporary of the loss) is mapped for itself and unmapped
   when freed, or the heap is trimmed as soon as its free top passes twice the largest such block;
