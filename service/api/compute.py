@@ -409,7 +409,7 @@ class HeapRelease:
 
 
 _MALLOC_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
-# A body of a megabyte leaves several of temporaries behind: worth handing back when idle.
+# A body of a megabyte leaves megabytes of temporaries behind: worth handing back when idle.
 HEAP = HeapRelease(min_body_bytes=2**20, idle_seconds=1.0)
 
 
