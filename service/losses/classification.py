@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._numerics import (
+    binary_logistic,
     clipped_slope,
     inside,
     log1p,
@@ -55,26 +56,9 @@ def binary_cross_entropy(
         labels = targets * (1.0 - label_smoothing) + 0.5 * label_smoothing
     grad = None
     if from_logits:
-        # -w y log sigmoid(z) - (1 - y) log(1 - sigmoid(z)) = w y softplus(-z) + (1 - y)
-        # softplus(z) = c softplus(z) - w y z with c = w y + 1 - y (softplus(-z) = softplus(z) -
-        # z), from one exp; its derivative is (1 - y) sigmoid(z) - w y sigmoid(-z), each
-        # sigmoid exact (c sigmoid(z) - w y would cancel to 0 for y = 1 and a large z).
-        parts = logistic(predictions, sigmoids=gradient)
-        weighted = labels * pos_weight if pos_weight != 1.0 else labels
-        values = np.maximum(predictions, 0.0)
-        log_term = parts.log_term
-        if pos_weight != 1.0:
-            scale = weighted + (1.0 - labels)
-            values *= scale
-            log_term *= scale
-        # The linear part first: for y = 1 it cancels exactly (max(z, 0) - z), before log1p's
-        # small term is added.
-        values -= np.multiply(weighted, predictions, out=parts.spare)
-        values += log_term
-        if parts.positive is not None and parts.negative is not None:
-            grad = parts.positive
-            grad -= np.multiply(labels, grad, out=log_term)  # (1 - y) sigmoid(z), 0 at y = 1
-            grad -= np.multiply(parts.negative, weighted, out=parts.negative)
+        values, grad = binary_logistic(
+            predictions, labels, pos_weight=pos_weight, gradient=gradient
+        )
     else:
         clipped = np.clip(predictions, eps, 1.0 - eps)
         # -(w y log p + (1 - y) log(1 - p)) = -(log(1 - p) + y (w log p - log(1 - p))): the same
@@ -419,17 +403,8 @@ def soft_margin(
     predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
 ) -> PerSample:
     """Soft margin loss log(1 + exp(-y p)) (PyTorch SoftMarginLoss), targets as for hinge."""
-    signs = _signed_targets(targets)
-    negative_margin = signs * predictions
-    np.negative(negative_margin, out=negative_margin)
-    # softplus(-m) = max(-m, 0) + log1p(exp(-|m|)) without overflow, from the same exp as its
-    # derivative, -y sigmoid(-m).
-    parts = logistic(negative_margin, negative=False, sigmoids=gradient)
-    values = parts.log_term
-    values += np.maximum(negative_margin, 0.0, out=parts.spare)
-    grad = None
-    slope = parts.positive
-    if slope is not None:
-        slope *= signs
-        grad = np.negative(slope, out=slope)
+    # log(1 + exp(-y p)) is binary cross-entropy on logits p with labels (y + 1) / 2.
+    labels = np.multiply(_signed_targets(targets), 0.5)
+    labels += 0.5
+    values, grad = binary_logistic(predictions, labels, gradient=gradient)
     return mean_over_outputs(values, grad)

@@ -9,6 +9,7 @@ from scipy import special
 
 from service.losses import evaluate
 from service.losses._numerics import (
+    binary_logistic,
     log1p,
     logistic,
     sigmoid,
@@ -51,6 +52,38 @@ def test_softplus_and_sigmoid_match_scipy(scale: float) -> None:
     np.testing.assert_allclose(sigmoid(logits), special.expit(logits), rtol=4e-16, atol=1e-300)
     np.testing.assert_allclose(negative, special.expit(-logits), rtol=4e-16, atol=1e-300)
     np.testing.assert_allclose(softplus(logits), np.logaddexp(0.0, logits), rtol=4e-16, atol=0)
+
+
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 30.0, 800.0])
+@pytest.mark.parametrize("pos_weight", [1.0, 2.5, 0.3])
+def test_binary_logistic_matches_scipy(scale: float, pos_weight: float) -> None:
+    logits = np.concatenate([rng.normal(scale=scale, size=3000), [0.0, -0.0]])
+    # Hard labels, where one side cancels exactly, and soft ones, where neither does.
+    labels = np.concatenate([rng.integers(0, 2, 1500), rng.random(1502)])
+    values, slope = binary_logistic(logits, labels, pos_weight=pos_weight)
+    expected = pos_weight * labels * np.logaddexp(0.0, -logits) + (1.0 - labels) * np.logaddexp(
+        0.0, logits
+    )
+    hard, soft = slice(0, 1500), slice(1500, None)
+    np.testing.assert_allclose(values[hard], expected[hard], rtol=1e-15, atol=0)
+    # A soft label's linear part, (c t - w y) z with c = w y + 1 - y, is exact to an ulp of c z.
+    scale = np.maximum(1.0, pos_weight) * (1.0 + np.abs(logits[soft]))
+    np.testing.assert_array_less(
+        np.abs(values[soft] - expected[soft]), 4.5e-16 * scale + 1e-15 * expected[soft]
+    )
+    raised = (1.0 - labels) * special.expit(logits)
+    lowered = pos_weight * labels * special.expit(-logits)
+    assert slope is not None
+    # Hard labels: one term is 0, and the slope is exact to a few ulps however small.
+    np.testing.assert_allclose(slope[hard], (raised - lowered)[hard], rtol=1e-15, atol=1e-300)
+    # Soft labels: both the slope and the reference are differences of numbers up to 1 or w,
+    # exact to a few ulps of those.
+    np.testing.assert_allclose(
+        slope[soft], (raised - lowered)[soft], rtol=0, atol=4.5e-16 * max(1.0, pos_weight)
+    )
+    values_only, none = binary_logistic(logits, labels, pos_weight=pos_weight, gradient=False)
+    assert none is None
+    np.testing.assert_array_equal(values_only, values)
 
 
 def test_bce_from_logits_keeps_tiny_losses_of_confident_predictions() -> None:
