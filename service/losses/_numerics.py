@@ -12,10 +12,10 @@ from .base import FloatArray
 def log1p(values: FloatArray) -> FloatArray:
     """log(1 + x) for x > -1, within an ulp of `np.log1p`, through numpy's log, which is
     vectorised on CPUs where its log1p is not (bench/README.md)."""
-    return _log_of_one_plus(values, values + 1.0)[0]
+    return log_of_one_plus(values, values + 1.0)[0]
 
 
-def _log_of_one_plus(values: FloatArray, one_plus: FloatArray) -> tuple[FloatArray, FloatArray]:
+def log_of_one_plus(values: FloatArray, one_plus: FloatArray) -> tuple[FloatArray, FloatArray]:
     """log(1 + x) given one_plus = fl(1 + x), and a scratch array the caller may reuse: the
     rounding d = (one_plus - 1) - x is exact, and log(one_plus) - d / one_plus corrects for it
     to first order (also where x vanishes beside 1: the result is then x itself)."""
@@ -50,7 +50,7 @@ def logistic(logits: FloatArray, *, sigmoids: bool = True, negative: bool = True
     np.negative(decay, out=decay)
     np.exp(decay, out=decay)
     one_plus = decay + 1.0
-    log_term, scratch = _log_of_one_plus(decay, one_plus)
+    log_term, scratch = log_of_one_plus(decay, one_plus)
     if not sigmoids:
         return Logistic(log_term, None, None, scratch)
     small = np.divide(decay, one_plus, out=decay)
