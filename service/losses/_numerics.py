@@ -15,12 +15,15 @@ def log1p(values: FloatArray) -> FloatArray:
     return log_of_one_plus(values, values + 1.0)[0]
 
 
-def log_of_one_plus(values: FloatArray, one_plus: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """log(1 + x) given one_plus = fl(1 + x), and a scratch array the caller may reuse: the
-    rounding d = (one_plus - 1) - x is exact, and log(one_plus) - d / one_plus corrects for it
-    to first order (also where x vanishes beside 1: the result is then x itself)."""
+def log_of_one_plus(
+    values: FloatArray, one_plus: FloatArray, scratch: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """log(1 + x) given one_plus = fl(1 + x), and the scratch array it used (`scratch` when
+    given, which the caller may reuse): the rounding d = (one_plus - 1) - x is exact, and
+    log(one_plus) - d / one_plus corrects for it to first order (also where x vanishes beside 1:
+    the result is then x itself)."""
     result: FloatArray = np.log(one_plus)
-    rounding = np.subtract(one_plus, 1.0)
+    rounding = np.subtract(one_plus, 1.0, out=scratch)
     rounding -= values
     rounding /= one_plus
     result -= rounding

@@ -126,14 +126,15 @@ def log_cosh(predictions: FloatArray, targets: FloatArray, *, gradient: bool = T
     excess = np.multiply(growth, share, out=growth)
     excess *= 0.5
     cosh = np.add(excess, 1.0)
-    values = log_of_one_plus(excess, cosh)[0]
-    if far is not None:
-        values[far] = size[far] - LOG_2
     grad = None
     if gradient:
         share += excess  # sinh |r|
         share /= cosh
         grad = np.copysign(share, residual, out=share)
+    # The residual's array is free now: five arrays the size of r in all, not six.
+    values = log_of_one_plus(excess, cosh, scratch=residual)[0]
+    if far is not None:
+        values[far] = size[far] - LOG_2
     return mean_over_outputs(values, grad, keep_elementwise=True)
 
 
