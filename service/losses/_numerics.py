@@ -30,6 +30,17 @@ def log_of_one_plus(
     return result, rounding
 
 
+def log_of_one_minus(values: FloatArray, one_minus: FloatArray) -> FloatArray:
+    """log(1 - x) given one_minus = fl(1 - x), for 0 <= x < 1: corrected for the rounding of
+    1 - x as `log_of_one_plus` corrects for that of 1 + x (the caller keeps 1 - x for itself)."""
+    result: FloatArray = np.log(one_minus)
+    rounding = np.subtract(one_minus, 1.0)
+    rounding += values
+    rounding /= one_minus
+    result -= rounding
+    return result
+
+
 class Logistic(NamedTuple):
     """The pieces of the logistic losses at logits z, from one exp (see `logistic`)."""
 

@@ -14,6 +14,7 @@ from ._numerics import (
     clipped_slope,
     inside,
     log1p,
+    log_of_one_minus,
     log_softmax_softmax,
     logistic,
     row_dot,
@@ -61,9 +62,10 @@ def binary_cross_entropy(
         )
     else:
         clipped = np.clip(predictions, eps, 1.0 - eps)
+        miss = np.subtract(1.0, clipped)
+        log_miss = log_of_one_minus(clipped, miss)
         # -(w y log p + (1 - y) log(1 - p)) = -(log(1 - p) + y (w log p - log(1 - p))): the same
         # value in five in-place passes after the two logs, not eleven with a temporary each.
-        log_miss = log1p(np.negative(clipped))
         values = np.log(clipped)
         if pos_weight != 1.0:
             values *= pos_weight
@@ -72,11 +74,18 @@ def binary_cross_entropy(
         values += log_miss
         np.negative(values, out=values)
         if gradient:
-            grad = clipped_slope(
-                -pos_weight * labels / clipped + (1.0 - labels) / (1.0 - clipped),
-                predictions,
-                clipped,
-            )
+            # -w y / p + (1 - y) / (1 - p) over one denominator: (p - y (w (1 - p) + p)) /
+            # (p (1 - p)), which is (p - y) / (p (1 - p)) for w = 1.
+            if pos_weight == 1.0:
+                slope = np.subtract(clipped, labels)
+            else:
+                slope = np.multiply(miss, pos_weight)
+                slope += clipped
+                slope *= labels
+                np.subtract(clipped, slope, out=slope)
+            miss *= clipped
+            slope /= miss
+            grad = clipped_slope(slope, predictions, clipped)
     return mean_over_outputs(values, grad)
 
 

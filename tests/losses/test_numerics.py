@@ -11,6 +11,7 @@ from service.losses import evaluate
 from service.losses._numerics import (
     binary_logistic,
     log1p,
+    log_of_one_minus,
     logistic,
     sigmoid,
     softplus,
@@ -38,6 +39,19 @@ def test_log1p_is_within_an_ulp_of_numpys() -> None:
     below = -np.concatenate([rng.random(4000), 1.0 - 10.0 ** rng.uniform(-16, 0, 4000)])
     assert ulps(log1p(below), np.log1p(below)) <= 2
     assert log1p(np.array([0.0]))[0] == 0.0
+
+
+def test_log_of_one_minus_is_within_an_ulp_of_numpys() -> None:
+    # Probabilities at every scale, and those next to 1 where 1 - x has few bits left.
+    fractions = np.concatenate(
+        [
+            rng.random(4000),
+            10.0 ** rng.uniform(-300, 0, 4000),
+            1.0 - 10.0 ** rng.uniform(-16, 0, 4000),
+        ]
+    )
+    fractions = fractions[fractions < 1.0]
+    assert ulps(log_of_one_minus(fractions, 1.0 - fractions), np.log1p(-fractions)) <= 2
 
 
 @pytest.mark.parametrize("scale", [1e-8, 1.0, 30.0, 800.0, 1e4])
