@@ -135,15 +135,22 @@ def binary_focal_cross_entropy(
 def _signed_targets(targets: FloatArray) -> FloatArray:
     """Hinge targets in {-1, 1}; targets all in {0, 1} are mapped to {-1, 1} (Keras). The
     registry's SIGNS domain has refused a mix of 0 and -1."""
-    return 2.0 * targets - 1.0 if (targets == 0.0).any() else targets
+    return 2.0 * targets - 1.0 if targets.min(initial=1.0) == 0.0 else targets
 
 
 def hinge(predictions: FloatArray, targets: FloatArray, *, gradient: bool = True) -> PerSample:
     """Hinge loss max(0, 1 - y p) on scores, targets in {-1, 1} or {0, 1}."""
     signs = _signed_targets(targets)
-    margin = 1.0 - signs * predictions
-    values = np.maximum(margin, 0.0)
-    return mean_over_outputs(values, np.where(margin > 0, -signs, 0.0) if gradient else None)
+    margin = np.multiply(signs, predictions)
+    np.subtract(1.0, margin, out=margin)
+    grad = None
+    if gradient:
+        # -y where the margin is positive, else 0: -y times a 0/1 step, in arithmetic passes
+        # rather than a masked selection, which numpy makes several times slower.
+        grad = np.greater(margin, 0.0, out=np.empty_like(margin), casting="unsafe")
+        grad *= signs
+        np.negative(grad, out=grad)
+    return mean_over_outputs(np.maximum(margin, 0.0, out=margin), grad)
 
 
 def squared_hinge(
