@@ -23,6 +23,7 @@ import numpy as np
 
 from ._checks import (
     FloatArray,
+    check_finite,
     check_labels,
     check_one_hot,
     check_range,
@@ -78,6 +79,12 @@ class Domain(Protocol):
         """The catalogue's words for the values, plural: "probabilities in [0, 1]"."""
         ...
 
+    @property
+    def rejects_nonfinite(self) -> bool:
+        """Whether `check` finds any NaN or infinity, and then raises the error `check_finite`
+        raises: the array needs no pass for finiteness before it."""
+        ...
+
     def check(self, array: FloatArray, field: str, context: CheckContext) -> None:
         """Raise a DomainError naming the first offending element; return if there is none."""
         ...
@@ -129,9 +136,23 @@ class Interval:
     def expected(self) -> str:
         return f"{self.noun} {self.bounds}".strip()
 
+    @property
+    def rejects_nonfinite(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
     def check(self, array: FloatArray, field: str, context: CheckContext) -> None:
         if math.isinf(self.low) and math.isinf(self.high):
             return  # every finite number; finiteness is checked before any domain
+        if self.rejects_nonfinite:
+            # The two reductions that tell the range also tell finiteness: NaN propagates
+            # through them and fails both comparisons, an infinity is out of range.
+            low = np.minimum.reduce(array, axis=None, initial=math.inf)
+            high = np.maximum.reduce(array, axis=None, initial=-math.inf)
+            low_ok = low >= self.low if self.closed in ("both", "left") else low > self.low
+            high_ok = high <= self.high if self.closed in ("both", "right") else high < self.high
+            if low_ok and high_ok:
+                return
+            check_finite(array, field)
         check_range(
             array,
             field,
@@ -153,13 +174,21 @@ class ValuesIn:
     def text(self) -> str:
         return "labels in {" + ", ".join(format_value(v) for v in self.values) + "}"
 
+    rejects_nonfinite = True
+
     def check(self, array: FloatArray, field: str, context: CheckContext) -> None:
+        # Counted, one comparison per value, rather than matched against the set (slower).
+        if sum(np.count_nonzero(array == value) for value in self.values) == array.size:
+            return
+        check_finite(array, field)
         check_values_in(array, field, self.values)
 
 
 @dataclass(frozen=True)
 class Signs:
     """Labels all in {-1, 1}, or all in {0, 1} (then read as {-1, 1}, as Keras does)."""
+
+    rejects_nonfinite = True
 
     @property
     def text(self) -> str:
@@ -173,6 +202,7 @@ class Signs:
             return
         if minus == 0 and ones + np.count_nonzero(array == 0.0) == array.size:
             return
+        check_finite(array, field)
         check_values_in(array, field, (-1.0, 0.0, 1.0))
         zero = array == 0.0
         if zero.any() and (array == -1.0).any():
@@ -193,6 +223,8 @@ class Labels:
 
     ignore: str | None = None
 
+    rejects_nonfinite = False
+
     @property
     def text(self) -> str:
         extra = f" (or {self.ignore})" if self.ignore else ""
@@ -211,6 +243,8 @@ class Labels:
 class OneHotRows:
     """Rows with a single 1 and 0 elsewhere."""
 
+    rejects_nonfinite = False
+
     @property
     def text(self) -> str:
         return "one-hot rows"
@@ -223,6 +257,8 @@ class OneHotRows:
 class SimplexRows:
     """Rows of non-negative numbers summing to 1 (within 1e-3): one-hot, soft labels, or a
     distribution."""
+
+    rejects_nonfinite = False
 
     @property
     def text(self) -> str:

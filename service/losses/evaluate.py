@@ -26,7 +26,7 @@ from ._checks import (
     format_value,
 )
 from .base import FloatArray
-from .domains import check_values
+from .domains import Values, check_values, resolve
 from .errors import (
     DomainError,
     NonFiniteError,
@@ -127,7 +127,7 @@ def evaluate(
     spec = get_loss(name)
     bound = bind_params(spec.name, spec.params, params)
     _check_options(spec, reduction, nan_policy)
-    inputs = _prepare(spec, predictions, targets, sample_weight, nan_policy, group_by)
+    inputs = _prepare(spec, bound, predictions, targets, sample_weight, nan_policy, group_by)
     _check_domains(spec, bound, inputs)
     result = _score(spec, bound, inputs, reduction, gradient)
     if regularization is not None:
@@ -228,6 +228,7 @@ def _check_options(spec: LossSpec, reduction: str, nan_policy: str) -> None:
 
 def _prepare(
     spec: LossSpec,
+    params: Mapping[str, Any],
     predictions: Any,
     targets: Any,
     sample_weight: Any,
@@ -257,8 +258,17 @@ def _prepare(
 
     omit = nan_policy == "omit"
     checked: list[tuple[FloatArray, str]] = []
-    if omit or not spec.propagates_nonfinite:  # otherwise checked from the loss sum (_score)
-        checked += [(predictions, "predictions"), (targets, "targets")]
+    labels = predictions.ndim == 2 and targets.ndim == 1
+    for values, array, field in (
+        (spec.predictions, predictions, "predictions"),
+        (spec.targets, targets, "targets"),
+    ):
+        # Otherwise checked from the loss sum (_score), or by the domain's own check.
+        if omit or not (
+            spec.propagates_nonfinite
+            or _rejects_nonfinite(values, params, predictions.ndim, labels)
+        ):
+            checked.append((array, field))
     if weights is not None:
         checked.append((weights, "sample_weight"))
     for array, field in checked:
@@ -286,6 +296,13 @@ def _prepare(
                 field="sample_weight",
             )
     return _Inputs(predictions, targets, weights, group_keys, kept)
+
+
+def _rejects_nonfinite(values: Values, params: Mapping[str, Any], ndim: int, labels: bool) -> bool:
+    """Whether the domain that applies finds NaN and infinities itself
+    (`Domain.rejects_nonfinite`)."""
+    case = resolve(values, params, ndim, labels)
+    return case is not None and case.domain.rejects_nonfinite
 
 
 def _check_domains(spec: LossSpec, params: Mapping[str, Any], inputs: _Inputs) -> None:
