@@ -373,9 +373,10 @@ def brier(predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
     if predictions.ndim == 2 and targets.ndim == 1:
         targets = np.eye(predictions.shape[1])[targets.astype(np.int64)]
     residual = predictions - targets
-    squared = np.square(residual)
-    values = squared.sum(axis=1) if squared.ndim == 2 else squared
-    return PerSample(losses=values, gradient=2.0 * residual if gradient else None)
+    grad = 2.0 * residual if gradient else None
+    squared = np.square(residual, out=residual)
+    values = row_sum(squared) if squared.ndim == 2 else squared
+    return PerSample(losses=values, gradient=grad)
 
 
 def multi_margin(
