@@ -126,9 +126,10 @@ def tversky(
     FN = sum_k (1 - p) y (Salehi et al. 2017); alpha = beta = 0.5 is dice with smooth 2s.
     """
     overlap = row_dot(predictions, targets)
-    # Summed as written, not as sum(p) - TP: a difference could fall below 0 by rounding.
-    false_positive = row_dot(predictions, 1.0 - targets)
-    false_negative = row_dot(1.0 - predictions, targets)
+    # FP = sum(p) - TP and FN = sum(y) - TP, from two BLAS row sums rather than two more row
+    # products with 1 - y and 1 - p; a difference that rounding takes below 0 is 0.
+    false_positive = np.maximum(row_sum(predictions) - overlap, 0.0)
+    false_negative = np.maximum(row_sum(targets) - overlap, 0.0)
     numerator = overlap + smooth
     denominator = overlap + alpha * false_positive + beta * false_negative + smooth
     empty = denominator == 0
