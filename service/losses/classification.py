@@ -17,6 +17,7 @@ from ._numerics import (
     log_of_one_minus,
     log_softmax_softmax,
     logistic,
+    power,
     row_dot,
     row_max,
     row_sum,
@@ -121,13 +122,17 @@ def binary_focal_cross_entropy(
         in_range = inside(predictions, eps, 1.0 - eps)
         d_miss = (1.0 - 2.0 * targets) * in_range
         d_entropy = (clipped - targets) / (clipped * (1.0 - clipped)) * in_range
-    focal = np.power(miss, gamma)
+    focal = power(miss, gamma)
     values = weight * focal * entropy
     grad = None
     if gradient:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # d(miss^gamma) = gamma miss^(gamma - 1) d_miss; its limit is 0 where miss = 0.
-            d_focal = np.where(miss > 0, gamma * np.power(miss, gamma - 1.0) * d_miss, 0.0)
+        # d(miss^gamma) = gamma miss^(gamma - 1) d_miss; its limit is 0 where miss = 0, which
+        # the product gives by itself for gamma > 1.
+        if gamma > 1.0:
+            d_focal = gamma * power(miss, gamma - 1.0) * d_miss
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d_focal = np.where(miss > 0, gamma * np.power(miss, gamma - 1.0) * d_miss, 0.0)
         grad = weight * (d_focal * entropy + focal * d_entropy)
     return mean_over_outputs(values, grad)
 
@@ -346,13 +351,17 @@ def categorical_focal_cross_entropy(
         log_probs = np.log(probs)
         in_range = inside(predictions, eps, 1.0 - eps)
     miss = 1.0 - probs
-    focal = np.power(miss, gamma)
-    values = -alpha * (smoothed * focal * log_probs).sum(axis=1)
+    focal = power(miss, gamma)
+    values = -alpha * row_sum(smoothed * focal * log_probs)
     grad = None
     if gradient:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # d(miss^gamma)/dp = -gamma miss^(gamma - 1); its limit is 0 where miss = 0.
-            d_focal = np.where(miss > 0, -gamma * np.power(miss, gamma - 1.0), 0.0)
+        # d(miss^gamma)/dp = -gamma miss^(gamma - 1); its limit is 0 where miss = 0, which the
+        # product gives by itself for gamma > 1.
+        if gamma > 1.0:
+            d_focal = -gamma * power(miss, gamma - 1.0)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d_focal = np.where(miss > 0, -gamma * np.power(miss, gamma - 1.0), 0.0)
         if from_logits:
             # Through the softmax, dl/dz_j = h_j - p_j sum_c h_c with h_c = p_c dl/dp_c, written
             # without dividing by p_c: a probability that underflows to 0 costs nothing.
