@@ -13,7 +13,6 @@ from ._numerics import (
     binary_logistic,
     clipped_slope,
     inside,
-    log1p,
     log_of_one_minus,
     log_softmax_softmax,
     logistic,
@@ -101,7 +100,8 @@ def binary_focal_cross_entropy(
     gradient: bool = True,
 ) -> PerSample:
     """Binary focal cross-entropy (Keras): cross-entropy down-weighted on easy samples."""
-    weight = 1.0 if alpha is None else targets * alpha + (1.0 - targets) * (1.0 - alpha)
+    weight = None if alpha is None else targets * (2.0 * alpha - 1.0) + (1.0 - alpha)
+    clipped = None
     if from_logits:
         parts = logistic(predictions)
         positive, negative = parts.positive, parts.negative
@@ -117,23 +117,43 @@ def binary_focal_cross_entropy(
         d_entropy = positive - targets
     else:
         clipped = np.clip(predictions, eps, 1.0 - eps)
-        entropy = -(targets * np.log(clipped) + (1.0 - targets) * log1p(-clipped))
-        miss = targets * (1.0 - clipped) + (1.0 - targets) * clipped
-        in_range = inside(predictions, eps, 1.0 - eps)
-        d_miss = (1.0 - 2.0 * targets) * in_range
-        d_entropy = (clipped - targets) / (clipped * (1.0 - clipped)) * in_range
+        complement = np.subtract(1.0, clipped)
+        # -(log(1 - p) + y (log p - log(1 - p))), as binary_cross_entropy has it.
+        entropy = log_of_one_minus(clipped, complement)
+        log_hit = np.log(clipped)
+        log_hit -= entropy
+        log_hit *= targets
+        entropy += log_hit
+        np.negative(entropy, out=entropy)
+        d_miss = np.multiply(targets, -2.0)
+        d_miss += 1.0  # 1 - 2 y
+        miss = np.multiply(d_miss, clipped, out=log_hit)
+        miss += targets  # y (1 - p) + (1 - y) p
+        # The derivatives of the clipped formula; clipped_slope zeroes them outside the clip.
+        d_entropy = np.subtract(clipped, targets)
+        complement *= clipped
+        d_entropy /= complement  # (p - y) / (p (1 - p))
     focal = power(miss, gamma)
-    values = weight * focal * entropy
+    values = focal * entropy
+    if weight is not None:
+        values *= weight
     grad = None
     if gradient:
         # d(miss^gamma) = gamma miss^(gamma - 1) d_miss; its limit is 0 where miss = 0, which
         # the product gives by itself for gamma > 1.
         if gamma > 1.0:
-            d_focal = gamma * power(miss, gamma - 1.0) * d_miss
+            d_focal = power(miss, gamma - 1.0)
+            d_focal *= gamma
+            d_focal *= d_miss
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 d_focal = np.where(miss > 0, gamma * np.power(miss, gamma - 1.0) * d_miss, 0.0)
-        grad = weight * (d_focal * entropy + focal * d_entropy)
+        d_focal *= entropy
+        d_entropy *= focal
+        d_entropy += d_focal
+        grad = d_entropy if weight is None else np.multiply(d_entropy, weight, out=d_entropy)
+        if clipped is not None:
+            grad = clipped_slope(grad, predictions, clipped)
     return mean_over_outputs(values, grad)
 
 
