@@ -179,19 +179,26 @@ def row_max(values: FloatArray) -> FloatArray:
     return result
 
 
-def log_softmax_softmax(
-    logits: FloatArray, *, softmax: bool = True
-) -> tuple[FloatArray, FloatArray | None]:
-    """Row-wise log-softmax and, when asked, softmax, from one exp: shifting by the row max
-    keeps exp in range (log-sum-exp), and the softmax is the shifted exp over its row sum."""
+class Softmax(NamedTuple):
+    """Row-wise softmax pieces from one exp: log_softmax = shifted - log_norm[:, None]."""
+
+    shifted: FloatArray  # (N, K) logits less their row max
+    log_norm: FloatArray  # (N,) log of the row sums of exp(shifted)
+    probs: FloatArray | None  # (N, K) softmax, when asked for
+
+
+def softmax(logits: FloatArray, *, probs: bool = True) -> Softmax:
+    """Shifting by the row max keeps exp in range (log-sum-exp), and the softmax is the shifted
+    exp over its row sum. The log-softmax is left to the caller: a loss that reads it through a
+    row product or at one label each spares a pass over (N, K)."""
     shifted: FloatArray = logits - row_max(logits)[:, None]
     exps = np.exp(shifted)
-    sums = row_sum(exps)[:, None]
-    shifted -= np.log(sums)
-    if not softmax:
-        return shifted, None
-    exps /= sums
-    return shifted, exps
+    sums = row_sum(exps)
+    log_norm: FloatArray = np.log(sums)
+    if not probs:
+        return Softmax(shifted, log_norm, None)
+    exps /= sums[:, None]
+    return Softmax(shifted, log_norm, exps)
 
 
 def xlogy(x: FloatArray, y: FloatArray) -> FloatArray:

@@ -14,12 +14,12 @@ from ._numerics import (
     clipped_slope,
     inside,
     log_of_one_minus,
-    log_softmax_softmax,
     logistic,
     power,
     row_dot,
     row_max,
     row_sum,
+    softmax,
 )
 from .base import FloatArray, PerSample, mean_over_outputs
 from .errors import ParameterError
@@ -279,8 +279,10 @@ def categorical_cross_entropy(
     smoothed = _smoothed(targets, label_smoothing)
     grad = None
     if from_logits:
-        log_probs, probs = log_softmax_softmax(predictions, softmax=gradient)
-        values = -row_dot(smoothed, log_probs)
+        shifted, log_norm, probs = softmax(predictions, probs=gradient)
+        # -sum y (z - log_norm) over the row
+        values = row_sum(smoothed) * log_norm
+        values -= row_dot(smoothed, shifted)
         if probs is not None:
             # d/dz of -sum y log softmax(z) = softmax(z) sum(y) - y (sum(y) is 1 within 1e-3).
             probs *= row_sum(smoothed)[:, None]
@@ -319,21 +321,25 @@ def sparse_categorical_cross_entropy(
         ignored = targets == ignore_index
         labels = np.where(ignored, 0.0, targets)
     label = labels.astype(np.int64)
-    rows = np.arange(label.shape[0])
+    # Each row's true class as a flat index: numpy gathers and scatters through one index
+    # array about twice as fast as through a (rows, label) pair.
+    classes = predictions.shape[1]
+    true_class = np.arange(0, label.shape[0] * classes, classes)
+    true_class += label
     grad = None
     if from_logits:
-        log_probs, probs = log_softmax_softmax(predictions, softmax=gradient)
-        values = -log_probs[rows, label]
+        shifted, log_norm, probs = softmax(predictions, probs=gradient)
+        values = log_norm - shifted.take(true_class)
         if probs is not None:
             grad = probs
-            grad[rows, label] -= 1.0
+            grad.reshape(-1)[true_class] -= 1.0
     else:
-        chosen = predictions[rows, label]
+        chosen = predictions.take(true_class)
         clipped = np.clip(chosen, eps, 1.0 - eps)
         values = -np.log(clipped)
         if gradient:
             grad = np.zeros_like(predictions)
-            grad[rows, label] = -inside(chosen, eps, 1.0 - eps) / clipped
+            grad.reshape(-1)[true_class] = -inside(chosen, eps, 1.0 - eps) / clipped
     if weights is not None:
         factor = weights[label]
         values = values * factor
@@ -362,9 +368,10 @@ def categorical_focal_cross_entropy(
     """
     smoothed = _smoothed(targets, label_smoothing)
     if from_logits:
-        log_probs, softmax = log_softmax_softmax(predictions)
-        assert softmax is not None
-        probs = softmax
+        log_probs, log_norm, exps = softmax(predictions)
+        log_probs -= log_norm[:, None]
+        assert exps is not None
+        probs = exps
         in_range: FloatArray | float = 1.0
     else:
         probs = np.clip(predictions, eps, 1.0 - eps)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numerics import clipped_slope, log_softmax_softmax, row_dot, row_sum, xlogy
+from ._numerics import clipped_slope, row_dot, row_sum, softmax, xlogy
 from .base import FloatArray, PerSample
 from .errors import DomainError
 
@@ -49,11 +49,13 @@ def kl_divergence(
     positive = targets > 0
     grad = None
     if from_logits:
-        log_probs, probs = log_softmax_softmax(predictions, softmax=gradient)
-        # sum y (log y - log p), with 0 log 0 = 0: log 1 stands in where y = 0.
+        shifted, log_norm, probs = softmax(predictions, probs=gradient)
+        # sum y (log y - log p) with log p = z - log_norm, and 0 log 0 = 0: log 1 stands in
+        # where y = 0.
         log_ratio = np.log(np.where(positive, targets, 1.0))
-        log_ratio -= log_probs
+        log_ratio -= shifted
         values = row_dot(targets, log_ratio)
+        values += row_sum(targets) * log_norm
         if probs is not None:
             probs *= row_sum(targets)[:, None]
             probs -= targets
