@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from .base import FloatArray
 
@@ -150,6 +151,15 @@ def power(values: FloatArray, exponent: float) -> FloatArray:
         return np.ones_like(values)
     result: FloatArray = np.power(values, exponent)
     return result
+
+
+def flat_index(label: npt.NDArray[np.intp], classes: int) -> npt.NDArray[np.intp]:
+    """The flat positions of (row, label[row]) in a C-ordered (N, classes) array: numpy gathers
+    (`take`) and scatters through one index array about twice as fast as through a (rows, label)
+    pair."""
+    index = np.arange(0, label.shape[0] * classes, classes)
+    index += label
+    return index
 
 
 def row_sum(values: FloatArray) -> FloatArray:

@@ -12,6 +12,7 @@ import numpy as np
 from ._numerics import (
     binary_logistic,
     clipped_slope,
+    flat_index,
     inside,
     log_of_one_minus,
     logistic,
@@ -193,10 +194,10 @@ def categorical_hinge(
     """Multi-class hinge max(0, 1 + best wrong score - true score) (scikit-learn)."""
     # One-hot rows (the registry's domain): each row's true class by one BLAS product.
     label = (targets @ np.arange(targets.shape[1], dtype=np.float64)).astype(np.intp)
-    rows = np.arange(label.shape[0])
-    true_score = predictions[rows, label]
+    true_class = flat_index(label, targets.shape[1])
+    true_score = predictions.take(true_class)
     wrong = predictions.copy()
-    wrong[rows, label] = -np.inf
+    wrong.reshape(-1)[true_class] = -np.inf
     best_wrong = row_max(wrong)
     margin = 1.0 + best_wrong - true_score
     values = np.maximum(margin, 0.0)
@@ -204,9 +205,10 @@ def categorical_hinge(
     if gradient:
         # 1 at the best wrong score; a tie for it is a kink of the max, where its gradient is 0.
         grad = np.equal(wrong, best_wrong[:, None], out=wrong, casting="unsafe")
-        grad *= (row_sum(grad) == 1.0)[:, None]
-        grad[rows, label] = -1.0
-        grad[margin <= 0] = 0.0
+        active = margin > 0
+        grad *= ((row_sum(grad) == 1.0) & active)[:, None]
+        # -1 at the true score wherever the margin is positive (a tie of wrong ones included).
+        grad.reshape(-1)[true_class] = -active.astype(np.float64)
     return PerSample(losses=values, gradient=grad)
 
 
@@ -320,12 +322,8 @@ def sparse_categorical_cross_entropy(
     if ignore_index is not None:
         ignored = targets == ignore_index
         labels = np.where(ignored, 0.0, targets)
-    label = labels.astype(np.int64)
-    # Each row's true class as a flat index: numpy gathers and scatters through one index
-    # array about twice as fast as through a (rows, label) pair.
-    classes = predictions.shape[1]
-    true_class = np.arange(0, label.shape[0] * classes, classes)
-    true_class += label
+    label = labels.astype(np.intp)
+    true_class = flat_index(label, predictions.shape[1])
     grad = None
     if from_logits:
         shifted, log_norm, probs = softmax(predictions, probs=gradient)
