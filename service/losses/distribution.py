@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numerics import clipped_slope, row_dot, row_sum, softmax, xlogy
+from ._numerics import clipped_slope, row_dot, row_sum, softmax
 from .base import FloatArray, PerSample
 from .errors import DomainError
 
@@ -72,23 +72,39 @@ def kl_divergence(
     return PerSample(losses=values, gradient=grad)
 
 
+def _is_zero(values: FloatArray) -> FloatArray:
+    """1.0 where values == 0, else 0.0."""
+    return np.equal(values, 0.0, out=np.empty_like(values), casting="unsafe")
+
+
 def js_divergence(
     predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
 ) -> PerSample:
     """Jensen-Shannon divergence of each prediction row and target row (natural log)."""
-    middle = 0.5 * (predictions + targets)
-    # m > 0 wherever p > 0 or y > 0, so xlogy never takes the log of 0 on a non-zero term.
-    safe_middle = np.where(middle > 0, middle, 1.0)
-    values = 0.5 * (
-        xlogy(predictions, predictions / safe_middle) + xlogy(targets, targets / safe_middle)
-    ).sum(axis=1)
+    middle = np.add(predictions, targets)
+    middle *= 0.5
+    # m = 0 only where p = y = 0, whose terms vanish: 1 stands in, and 1 stands in for the
+    # ratio where its numerator is 0 (0 log 0 = 0). Sums with a 0/1 step each, rather than
+    # masked selections, which numpy makes several times slower.
+    middle += _is_zero(middle)
+    log_hit = np.divide(predictions, middle)
+    log_hit += _is_zero(predictions)
+    np.log(log_hit, out=log_hit)  # log(p / m), 0 where p = 0
+    log_target = np.divide(targets, middle)
+    log_target += _is_zero(targets)
+    np.log(log_target, out=log_target)
+    log_target *= targets
+    values = row_dot(predictions, log_hit)
+    values += row_sum(log_target)
+    values *= 0.5
     grad = None
     if gradient:
         # d/dp = log(p / m) / 2, exact wherever p > 0; only at p = 0 (limit -infinity) floored.
+        grad = np.multiply(log_hit, 0.5, out=log_hit)
         zero = predictions == 0
-        floored = np.where(zero, JS_GRADIENT_FLOOR, predictions)
-        floored_middle = np.where(zero, np.maximum(middle, 0.5 * JS_GRADIENT_FLOOR), middle)
-        grad = 0.5 * (np.log(floored) - np.log(floored_middle))
+        if zero.any():
+            floored_middle = np.maximum(0.5 * targets[zero], 0.5 * JS_GRADIENT_FLOOR)  # m = y / 2
+            grad[zero] = 0.5 * np.log(JS_GRADIENT_FLOOR / floored_middle)
     return PerSample(losses=values, gradient=grad)
 
 
