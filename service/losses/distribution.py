@@ -20,20 +20,20 @@ def cosine_similarity(
     predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
 ) -> PerSample:
     """One minus the cosine similarity of each prediction row with its target row."""
-    squared_norm = np.square(predictions).sum(axis=1)
+    # Row products (einsum) rather than squares and sums over the short last axis.
+    squared_norm = row_dot(predictions, predictions)
     norm = np.sqrt(np.maximum(squared_norm, NORM_FLOOR_SQUARED))
-    target_norm = np.sqrt(np.maximum(np.square(targets).sum(axis=1), NORM_FLOOR_SQUARED))
-    unit_targets = targets / target_norm[:, None]
-    cosine = (predictions * unit_targets).sum(axis=1) / norm
+    target_norm = np.sqrt(np.maximum(row_dot(targets, targets), NORM_FLOOR_SQUARED))
+    cosine = row_dot(predictions, targets)
+    cosine /= target_norm
+    cosine /= norm
     grad = None
     if gradient:
-        # Where the norm is floored it is a constant, so only the first term remains.
-        unfloored = (squared_norm > NORM_FLOOR_SQUARED).astype(np.float64)
-        d_cosine = (
-            unit_targets / norm[:, None]
-            - (cosine * unfloored / np.square(norm))[:, None] * predictions
-        )
-        grad = -d_cosine
+        # -d cos / dp = cos p / |p|^2 - y / (|y| |p|); where the norm is floored it is a
+        # constant, so only the second term remains.
+        along = cosine * (squared_norm > NORM_FLOOR_SQUARED) / np.square(norm)
+        grad = np.multiply(predictions, along[:, None])
+        grad -= np.multiply(targets, (1.0 / (target_norm * norm))[:, None])
     return PerSample(losses=1.0 - cosine, gradient=grad)
 
 
