@@ -151,10 +151,16 @@ def _row_sums(array: FloatArray) -> FloatArray:
 
 
 def check_simplex_rows(array: FloatArray, field: str, *, hint: str = "") -> None:
-    """Each row is a distribution: non-negative entries summing to 1 within SIMPLEX_ATOL."""
-    check_range(array, field, low=0.0, high=None, expected=f"non-negative probabilities{hint}")
+    """Each row is a distribution: non-negative entries summing to 1 within SIMPLEX_ATOL. A NaN
+    or an infinity fails both tests (NaN propagates through the minimum and the sums) and gets
+    `check_finite`'s error."""
     sums = _row_sums(array)
-    bad = np.abs(sums - 1.0) > SIMPLEX_ATOL
+    close = np.abs(sums - 1.0) <= SIMPLEX_ATOL
+    if np.minimum.reduce(array, axis=None, initial=np.inf) >= 0.0 and close.all():
+        return
+    check_finite(array, field)
+    check_range(array, field, low=0.0, high=None, expected=f"non-negative probabilities{hint}")
+    bad = ~close
     if bad.any():
         row = first_index(bad)
         raise DomainError(
@@ -167,9 +173,11 @@ def check_simplex_rows(array: FloatArray, field: str, *, hint: str = "") -> None
 
 
 def check_labels(array: FloatArray, field: str, num_classes: int) -> None:
-    """Every element is an integer class label in [0, num_classes)."""
+    """Every element is an integer class label in [0, num_classes); a NaN or an infinity gets
+    `check_finite`'s error."""
     bad = (array != np.floor(array)) | (array < 0) | (array >= num_classes)
     if bad.any():
+        check_finite(array, field)
         index = first_index(bad)
         raise DomainError(
             f"{where(field, index)} = {format_value(array[index])}; expected an integer "
@@ -181,9 +189,11 @@ def check_labels(array: FloatArray, field: str, num_classes: int) -> None:
 
 
 def check_one_hot(array: FloatArray, field: str) -> None:
-    """Every row is one-hot: entries in {0, 1} with exactly one 1."""
+    """Every row is one-hot: entries in {0, 1} with exactly one 1; a NaN or an infinity gets
+    `check_finite`'s error."""
     bad = (array != 0.0) & (array != 1.0)
     if bad.any():
+        check_finite(array, field)
         index = first_index(bad)
         raise DomainError(
             f"{where(field, index)} = {format_value(array[index])}; expected one-hot rows "

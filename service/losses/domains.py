@@ -223,7 +223,7 @@ class Labels:
 
     ignore: str | None = None
 
-    rejects_nonfinite = False
+    rejects_nonfinite = True
 
     @property
     def text(self) -> str:
@@ -243,7 +243,7 @@ class Labels:
 class OneHotRows:
     """Rows with a single 1 and 0 elsewhere."""
 
-    rejects_nonfinite = False
+    rejects_nonfinite = True
 
     @property
     def text(self) -> str:
@@ -258,7 +258,7 @@ class SimplexRows:
     """Rows of non-negative numbers summing to 1 (within 1e-3): one-hot, soft labels, or a
     distribution."""
 
-    rejects_nonfinite = False
+    rejects_nonfinite = True
 
     @property
     def text(self) -> str:
