@@ -59,9 +59,9 @@ def mean_absolute_error(
 ) -> PerSample:
     """Absolute error |p - y|."""
     residual = predictions - targets
-    values = np.abs(residual)
     # Not in place: numpy's sign over its own input takes several times longer.
     grad = np.sign(residual) if gradient else None
+    values = np.abs(residual, out=residual)
     return mean_over_outputs(values, grad, keep_elementwise=True)
 
 
