@@ -102,7 +102,7 @@ def _evaluate(
     """Per-sample losses and d l_i / d predictions_i from the core, one sample per point."""
     with np.errstate(all="ignore"):
         result = spec.function(predictions, targets, gradient=spec.differentiable, **params)
-        losses, gradient = result.losses, result.gradient
+        losses, gradient = result.losses, result.scaled_gradient()
         if spec.sqrt_of_mean:
             # RMSE of one sample: sqrt(r^2) = |r|, slope d sqrt(l) = dl / (2 sqrt(l)).
             root = np.sqrt(losses)

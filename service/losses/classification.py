@@ -407,10 +407,10 @@ def brier(predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
     if predictions.ndim == 2 and targets.ndim == 1:
         targets = np.eye(predictions.shape[1])[targets.astype(np.int64)]
     residual = predictions - targets
-    grad = 2.0 * residual if gradient else None
-    squared = np.square(residual, out=residual)
+    squared = np.square(residual)
     values = row_sum(squared) if squared.ndim == 2 else squared
-    return PerSample(losses=values, gradient=grad)
+    # The gradient 2 (p - y) is the residual, its 2 applied by the reduction's own pass.
+    return PerSample(losses=values, gradient=residual if gradient else None, gradient_scale=2.0)
 
 
 def multi_margin(

@@ -137,12 +137,15 @@ def _scale_gradient(
     """
     gradient = per_sample.gradient
     assert gradient is not None
+    constant = per_sample.gradient_scale
     if weights is None:
-        if reduction != "mean":
+        if reduction == "mean":
+            constant /= weight_sum
+        if constant == 1.0:
             return gradient
-        factor: Any = 1.0 / weight_sum
+        factor: Any = constant
     else:
-        scale = weights / weight_sum if reduction == "mean" else weights
+        scale = weights * (constant / weight_sum if reduction == "mean" else constant)
         factor = scale.reshape((-1,) + (1,) * (gradient.ndim - 1))
     own = (
         gradient.dtype == np.float64

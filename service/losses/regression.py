@@ -38,10 +38,9 @@ def mean_squared_error(
 ) -> PerSample:
     """Squared error (p - y)^2."""
     residual = predictions - targets
-    values = np.square(residual)
-    # The gradient 2r takes the residual's memory: one temporary fewer.
-    grad = np.multiply(residual, 2.0, out=residual) if gradient else None
-    return mean_over_outputs(values, grad, keep_elementwise=True)
+    # The gradient 2r is the residual, its 2 applied by the reduction's own pass.
+    grad = residual if gradient else None
+    return mean_over_outputs(np.square(residual), grad, keep_elementwise=True, gradient_scale=2.0)
 
 
 def root_mean_squared_error(
@@ -90,10 +89,10 @@ def smooth_l1(
     if beta == 1.0:
         return per_sample
     scale = 1.0 / beta
-    for array in (per_sample.losses, per_sample.gradient, per_sample.elementwise):
+    for array in (per_sample.losses, per_sample.elementwise):
         if array is not None:
             array *= scale
-    return per_sample
+    return per_sample._replace(gradient_scale=per_sample.gradient_scale * scale)
 
 
 def quantile(
