@@ -370,30 +370,42 @@ def categorical_focal_cross_entropy(
         log_probs -= log_norm[:, None]
         assert exps is not None
         probs = exps
-        in_range: FloatArray | float = 1.0
     else:
         probs = np.clip(predictions, eps, 1.0 - eps)
         log_probs = np.log(probs)
-        in_range = inside(predictions, eps, 1.0 - eps)
-    miss = 1.0 - probs
+    miss = np.subtract(1.0, probs)
     focal = power(miss, gamma)
-    values = -alpha * row_sum(smoothed * focal * log_probs)
+    weighted = np.multiply(smoothed, focal)  # y (1 - p)^gamma
+    weighted *= log_probs
+    values = row_sum(weighted)
+    values *= -alpha
     grad = None
     if gradient:
-        # d(miss^gamma)/dp = -gamma miss^(gamma - 1); its limit is 0 where miss = 0, which the
-        # product gives by itself for gamma > 1.
+        # dl/dp = alpha y (gamma (1 - p)^(gamma - 1) log p - (1 - p)^gamma / p). The limit of
+        # the first term is 0 where 1 - p = 0, which the product gives by itself for gamma > 1.
         if gamma > 1.0:
-            d_focal = -gamma * power(miss, gamma - 1.0)
+            slope = power(miss, gamma - 1.0)
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
-                d_focal = np.where(miss > 0, -gamma * np.power(miss, gamma - 1.0), 0.0)
+                slope = np.where(miss > 0, np.power(miss, gamma - 1.0), 0.0)
+        slope *= log_probs
+        slope *= gamma
         if from_logits:
             # Through the softmax, dl/dz_j = h_j - p_j sum_c h_c with h_c = p_c dl/dp_c, written
             # without dividing by p_c: a probability that underflows to 0 costs nothing.
-            scaled = -alpha * smoothed * (d_focal * probs * log_probs + focal)
-            grad = scaled - probs * scaled.sum(axis=1, keepdims=True)
+            slope *= probs
+            slope -= focal
+            slope *= smoothed
+            slope *= alpha
+            slope -= probs * row_sum(slope)[:, None]
+            grad = slope
         else:
-            grad = -alpha * smoothed * (d_focal * log_probs + focal / probs) * in_range
+            focal /= probs
+            slope -= focal
+            slope *= smoothed
+            slope *= alpha
+            # The derivative of the clipped formula: 0 where the clip moved p.
+            grad = clipped_slope(slope, predictions, probs)
     return PerSample(losses=values, gradient=grad)
 
 
