@@ -65,15 +65,14 @@ def binary_cross_entropy(
         clipped = np.clip(predictions, eps, 1.0 - eps)
         miss = np.subtract(1.0, clipped)
         log_miss = log_of_one_minus(clipped, miss)
-        # -(w y log p + (1 - y) log(1 - p)) = -(log(1 - p) + y (w log p - log(1 - p))): the same
-        # value in five in-place passes after the two logs, not eleven with a temporary each.
+        # -(w y log p + (1 - y) log(1 - p)) = y (log(1 - p) - w log p) - log(1 - p): the same
+        # value in three in-place passes after the two logs, not eleven with a temporary each.
         values = np.log(clipped)
         if pos_weight != 1.0:
             values *= pos_weight
-        values -= log_miss
+        np.subtract(log_miss, values, out=values)
         values *= labels
-        values += log_miss
-        np.negative(values, out=values)
+        values -= log_miss
         if gradient:
             # -w y / p + (1 - y) / (1 - p) over one denominator: (p - y (w (1 - p) + p)) /
             # (p (1 - p)), which is (p - y) / (p (1 - p)) for w = 1.
