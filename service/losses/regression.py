@@ -157,9 +157,14 @@ def mean_absolute_percentage_error(
     """Absolute error relative to |y| (a fraction, as scikit-learn; not multiplied by 100)."""
     residual = predictions - targets
     # scikit-learn's guard against division by zero targets.
-    scale = np.maximum(np.abs(targets), np.finfo(np.float64).eps)
-    values = np.abs(residual) / scale
-    grad = np.sign(residual) / scale if gradient else None
+    scale = np.abs(targets)
+    np.maximum(scale, np.finfo(np.float64).eps, out=scale)
+    grad = None
+    if gradient:
+        grad = np.sign(residual)  # not in place: see mean_absolute_error
+        grad /= scale
+    values = np.abs(residual, out=residual)
+    values /= scale
     return mean_over_outputs(values, grad, keep_elementwise=True)
 
 
