@@ -437,14 +437,14 @@ def multi_margin(
 
     l = sum_{c != y} max(0, margin - p_y + p_c)^power / K, times class_weight[y] when given.
     """
-    samples, classes = predictions.shape
+    classes = predictions.shape[1]
     weights = _class_weights(class_weight, classes)
-    label = targets.astype(np.int64)
-    rows = np.arange(samples)
-    gaps = margin - predictions[rows, label][:, None] + predictions
-    gaps[rows, label] = 0.0  # the true class is not a term of the sum
+    label = targets.astype(np.intp)
+    true_class = flat_index(label, classes)
+    gaps = predictions - (predictions.take(true_class) - margin)[:, None]
+    gaps.reshape(-1)[true_class] = 0.0  # the true class is not a term of the sum
     active = np.maximum(gaps, 0.0)
-    values = (active if power == 1 else np.square(active)).sum(axis=1) / classes
+    values = row_sum(active if power == 1 else np.square(active)) / classes
     factor = None if weights is None else weights[label]
     if factor is not None:
         values = values * factor
@@ -457,7 +457,7 @@ def multi_margin(
         if factor is not None:
             slope *= factor[:, None]
         grad = slope
-        grad[rows, label] = -slope.sum(axis=1)
+        grad.reshape(-1)[true_class] = -row_sum(slope)
     return PerSample(losses=values, gradient=grad)
 
 

@@ -141,14 +141,16 @@ def mean_squared_logarithmic_error(
     predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
 ) -> PerSample:
     """Squared difference of log1p(p) and log1p(y); p and y must be >= 0."""
-    log_gap = log1p(predictions)
+    shifted = np.add(predictions, 1.0)  # 1 + p, which the gradient divides by too
+    log_gap = log_of_one_plus(predictions, shifted)[0]
     log_gap -= log1p(targets)
     grad = None
     if gradient:
-        grad = np.add(predictions, 1.0)
-        np.divide(log_gap, grad, out=grad)
-        grad *= 2.0
-    return mean_over_outputs(np.square(log_gap), grad, keep_elementwise=True)
+        # 2 (log1p(p) - log1p(y)) / (1 + p), its 2 applied by the reduction's own pass.
+        grad = np.divide(log_gap, shifted, out=shifted)
+    return mean_over_outputs(
+        np.square(log_gap, out=log_gap), grad, keep_elementwise=True, gradient_scale=2.0
+    )
 
 
 def mean_absolute_percentage_error(
