@@ -83,13 +83,14 @@ def reduce(
 
     gradient = None
     if per_sample.gradient is not None:
-        gradient = _scale_gradient(per_sample, weights, weight_sum, reduction)
-        if sqrt_of_mean:
+        if sqrt_of_mean and not value:
             # d sqrt(m) = dm / (2 sqrt(m)); at m = 0 sqrt has a kink and the gradient is 0.
-            if value:
-                gradient /= 2.0 * value
-            else:
-                gradient = np.zeros_like(gradient)
+            gradient = np.zeros_like(per_sample.gradient)
+        else:
+            # The square root's 1 / (2 sqrt(m)) joins the constant factors of the one pass.
+            root = 2.0 * value if sqrt_of_mean and value else 1.0
+            scaled = per_sample._replace(gradient_scale=per_sample.gradient_scale / root)
+            gradient = _scale_gradient(scaled, weights, weight_sum, reduction)
 
     all_ones: FloatArray | None = None
     if weights is None and per_sample.elementwise is not None:
