@@ -46,14 +46,13 @@ class Logistic(NamedTuple):
     """The pieces of the logistic losses at logits z, from one exp (see `logistic`)."""
 
     log_term: FloatArray  # log1p(exp(-|z|)): softplus(z) = max(z, 0) + log_term
-    positive: FloatArray | None  # sigmoid(z)
-    negative: FloatArray | None  # sigmoid(-z)
-    spare: FloatArray | None  # an array of z's shape that nothing holds: the caller's scratch
+    positive: FloatArray  # sigmoid(z)
+    negative: FloatArray  # sigmoid(-z)
 
 
-def logistic(logits: FloatArray, *, sigmoids: bool = True, negative: bool = True) -> Logistic:
-    """log1p(exp(-|z|)) and, when asked, sigmoid(z) and sigmoid(-z), from one exp of -|z|
-    (which never overflows).
+def logistic(logits: FloatArray) -> Logistic:
+    """log1p(exp(-|z|)), sigmoid(z) and sigmoid(-z), from one exp of -|z| (which never
+    overflows).
 
     Callers add their linear part to max(z, 0) first, so that it cancels exactly before the
     small log term is added (Keras's order). With e = exp(-|z|): small = e / (1 + e) is the
@@ -66,19 +65,15 @@ def logistic(logits: FloatArray, *, sigmoids: bool = True, negative: bool = True
     np.exp(decay, out=decay)
     one_plus = decay + 1.0
     log_term, scratch = log_of_one_plus(decay, one_plus)
-    if not sigmoids:
-        return Logistic(log_term, None, None, scratch)
     small = np.divide(decay, one_plus, out=decay)
     gap = np.divide(1.0, one_plus, out=one_plus)
     gap -= small
     upper = np.greater_equal(logits, 0.0, out=scratch, casting="unsafe")
     upper *= gap  # the sigmoid of z beyond small: gap where z >= 0, else 0
-    below = None
-    if negative:
-        below = np.subtract(gap, upper, out=gap)  # 0 exactly where z >= 0
-        below += small
+    below = np.subtract(gap, upper, out=gap)  # 0 exactly where z >= 0
+    below += small
     upper += small
-    return Logistic(log_term, upper, below, small)
+    return Logistic(log_term, upper, below)
 
 
 def binary_logistic(
@@ -123,21 +118,6 @@ def binary_logistic(
         np.copysign(slope, logits, out=slope)
         np.subtract(linear, slope, out=slope)
     return values, slope
-
-
-def softplus(logits: FloatArray) -> FloatArray:
-    """log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): no overflow for large |z|."""
-    parts = logistic(logits, sigmoids=False)
-    values = parts.log_term
-    values += np.maximum(logits, 0.0, out=parts.spare)
-    return values
-
-
-def sigmoid(logits: FloatArray) -> FloatArray:
-    """1 / (1 + exp(-z)) without overflow: exp is only ever taken of -|z|."""
-    probs = logistic(logits, negative=False).positive
-    assert probs is not None
-    return probs
 
 
 def power(values: FloatArray, exponent: float) -> FloatArray:
@@ -209,13 +189,6 @@ def softmax(logits: FloatArray, *, probs: bool = True) -> Softmax:
         return Softmax(shifted, log_norm, None)
     exps /= sums[:, None]
     return Softmax(shifted, log_norm, exps)
-
-
-def xlogy(x: FloatArray, y: FloatArray) -> FloatArray:
-    """x log y with 0 log y = 0, so that 0 log 0 terms vanish as in entropy (x >= 0)."""
-    result: FloatArray = np.log(np.where(x > 0, y, 1.0))
-    result *= x
-    return result
 
 
 def clipped_slope(slope: FloatArray, values: FloatArray, clipped: FloatArray) -> FloatArray:

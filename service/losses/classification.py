@@ -105,8 +105,6 @@ def binary_focal_cross_entropy(
     if from_logits:
         parts = logistic(predictions)
         positive, negative = parts.positive, parts.negative
-        assert positive is not None
-        assert negative is not None
         # y softplus(-z) + (1 - y) softplus(z), the linear parts first (see binary_cross_entropy).
         entropy = targets * np.maximum(-predictions, 0.0)
         entropy += (1.0 - targets) * np.maximum(predictions, 0.0)
