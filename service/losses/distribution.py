@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numerics import clipped_slope, row_dot, row_sum, softmax
+from ._numerics import clipped_slope, is_zero, row_dot, row_sum, softmax
 from .base import FloatArray, PerSample
 from .errors import DomainError
 
@@ -72,11 +72,6 @@ def kl_divergence(
     return PerSample(losses=values, gradient=grad)
 
 
-def _is_zero(values: FloatArray) -> FloatArray:
-    """1.0 where values == 0, else 0.0."""
-    return np.equal(values, 0.0, out=np.empty_like(values), casting="unsafe")
-
-
 def js_divergence(
     predictions: FloatArray, targets: FloatArray, *, gradient: bool = True
 ) -> PerSample:
@@ -86,12 +81,12 @@ def js_divergence(
     # m = 0 only where p = y = 0, whose terms vanish: 1 stands in, and 1 stands in for the
     # ratio where its numerator is 0 (0 log 0 = 0). Sums with a 0/1 step each, rather than
     # masked selections, which numpy makes several times slower.
-    middle += _is_zero(middle)
+    middle += is_zero(middle)
     log_hit = np.divide(predictions, middle)
-    log_hit += _is_zero(predictions)
+    log_hit += is_zero(predictions)
     np.log(log_hit, out=log_hit)  # log(p / m), 0 where p = 0
     log_target = np.divide(targets, middle)
-    log_target += _is_zero(targets)
+    log_target += is_zero(targets)
     np.log(log_target, out=log_target)
     log_target *= targets
     values = row_dot(predictions, log_hit)

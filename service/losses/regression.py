@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numerics import log1p, log_of_one_plus
+from ._numerics import is_zero, log1p, log_of_one_plus
 from .base import FloatArray, PerSample, mean_over_outputs
 
 __all__ = [
@@ -218,7 +218,7 @@ def tweedie_deviance(
         # y log(y / p) is 0 at y = 0, the deviance's limit there: the ratio is 1 there (a sum
         # with a 0/1 step rather than a masked selection, which numpy makes several times slower).
         values = np.divide(targets, predictions)
-        values += np.equal(targets, 0.0, out=np.empty_like(values), casting="unsafe")
+        values += is_zero(targets)
         np.log(values, out=values)
         values *= targets
         values += residual
