@@ -63,30 +63,42 @@ def binary_cross_entropy(
         )
     else:
         clipped = np.clip(predictions, eps, 1.0 - eps)
-        miss = np.subtract(1.0, clipped)
-        log_miss = log_of_one_minus(clipped, miss)
-        # -(w y log p + (1 - y) log(1 - p)) = y (log(1 - p) - w log p) - log(1 - p): the same
-        # value in three in-place passes after the two logs, not eleven with a temporary each.
-        values = np.log(clipped)
-        if pos_weight != 1.0:
-            values *= pos_weight
-        np.subtract(log_miss, values, out=values)
-        values *= labels
-        values -= log_miss
-        if gradient:
-            # -w y / p + (1 - y) / (1 - p) over one denominator: (p - y (w (1 - p) + p)) /
-            # (p (1 - p)), which is (p - y) / (p (1 - p)) for w = 1.
-            if pos_weight == 1.0:
-                slope = np.subtract(clipped, labels)
-            else:
-                slope = np.multiply(miss, pos_weight)
-                slope += clipped
-                slope *= labels
-                np.subtract(clipped, slope, out=slope)
-            miss *= clipped
-            slope /= miss
+        values, slope = _clipped_entropy(clipped, labels, pos_weight=pos_weight, gradient=gradient)
+        if slope is not None:
             grad = clipped_slope(slope, predictions, clipped)
     return mean_over_outputs(values, grad)
+
+
+def _clipped_entropy(
+    clipped: FloatArray, labels: FloatArray, *, pos_weight: float = 1.0, gradient: bool = True
+) -> tuple[FloatArray, FloatArray | None]:
+    """-(w y log p + (1 - y) log(1 - p)) over probabilities already clipped, and when asked its
+    derivative in p: the clipped formula's, to which the caller applies the clip's own.
+
+    The value is y (log(1 - p) - w log p) - log(1 - p): three in-place passes after the two
+    logs, not eleven with a temporary each. The derivative -w y / p + (1 - y) / (1 - p) is over
+    one denominator, (p - y (w (1 - p) + p)) / (p (1 - p)): (p - y) / (p (1 - p)) for w = 1,
+    PyTorch's form."""
+    miss = np.subtract(1.0, clipped)
+    log_miss = log_of_one_minus(clipped, miss)
+    values = np.log(clipped)
+    if pos_weight != 1.0:
+        values *= pos_weight
+    np.subtract(log_miss, values, out=values)
+    values *= labels
+    values -= log_miss
+    if not gradient:
+        return values, None
+    if pos_weight == 1.0:
+        slope = np.subtract(clipped, labels)
+    else:
+        slope = np.multiply(miss, pos_weight)
+        slope += clipped
+        slope *= labels
+        np.subtract(clipped, slope, out=slope)
+    miss *= clipped
+    slope /= miss
+    return values, slope
 
 
 def binary_focal_cross_entropy(
@@ -102,6 +114,7 @@ def binary_focal_cross_entropy(
     """Binary focal cross-entropy (Keras): cross-entropy down-weighted on easy samples."""
     weight = None if alpha is None else targets * (2.0 * alpha - 1.0) + (1.0 - alpha)
     clipped = None
+    d_entropy: FloatArray | None
     if from_logits:
         parts = logistic(predictions)
         positive, negative = parts.positive, parts.negative
@@ -115,22 +128,12 @@ def binary_focal_cross_entropy(
         d_entropy = positive - targets
     else:
         clipped = np.clip(predictions, eps, 1.0 - eps)
-        complement = np.subtract(1.0, clipped)
-        # -(log(1 - p) + y (log p - log(1 - p))), as binary_cross_entropy has it.
-        entropy = log_of_one_minus(clipped, complement)
-        log_hit = np.log(clipped)
-        log_hit -= entropy
-        log_hit *= targets
-        entropy += log_hit
-        np.negative(entropy, out=entropy)
+        # The derivatives of the clipped formula; clipped_slope zeroes them outside the clip.
+        entropy, d_entropy = _clipped_entropy(clipped, targets, gradient=gradient)
         d_miss = np.multiply(targets, -2.0)
         d_miss += 1.0  # 1 - 2 y
-        miss = np.multiply(d_miss, clipped, out=log_hit)
+        miss = np.multiply(d_miss, clipped)
         miss += targets  # y (1 - p) + (1 - y) p
-        # The derivatives of the clipped formula; clipped_slope zeroes them outside the clip.
-        d_entropy = np.subtract(clipped, targets)
-        complement *= clipped
-        d_entropy /= complement  # (p - y) / (p (1 - p))
     focal = power(miss, gamma)
     values = focal * entropy
     if weight is not None:
@@ -147,6 +150,7 @@ def binary_focal_cross_entropy(
             with np.errstate(divide="ignore", invalid="ignore"):
                 d_focal = np.where(miss > 0, gamma * np.power(miss, gamma - 1.0) * d_miss, 0.0)
         d_focal *= entropy
+        assert d_entropy is not None
         d_entropy *= focal
         d_entropy += d_focal
         grad = d_entropy if weight is None else np.multiply(d_entropy, weight, out=d_entropy)
